@@ -1,0 +1,205 @@
+"""The validated spec as plain frozen dataclasses: what the rest of the project works with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import semver
+
+from artifact_mirrors.regions import Partition
+
+# Docker Hub's registry API host differs from its name in image references
+# (https://docs.docker.com/docker-hub/api/latest/): references say docker.io, the API is registry-1.
+DEFAULT_HOSTS: dict[str, str] = {
+    "dockerhub": "docker.io",
+    "quay": "quay.io",
+    "ecr-public": "public.ecr.aws",
+}
+
+
+@dataclass(frozen=True)
+class CredentialSource:
+    source: str  # docker-config | env | stack-config | aws
+    username_env: str | None = None
+    password_env: str | None = None
+    api_token_env: str | None = None
+    config_key: str | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class Registry:
+    name: str
+    kind: str
+    host: str
+    namespace: str
+    region: str | None
+    insecure: bool
+    tls_verify: bool
+    ca_file: str | None
+    credentials: CredentialSource
+
+    def repository(self, name: str) -> str:
+        """Full repository reference, e.g. ``docker.io/teleport/teleport-distroless``."""
+        return f"{self.host}/{self.namespace}/{name}"
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str
+    source: str  # first-party repository, e.g. public.ecr.aws/gravitational/teleport-distroless
+    repository: str  # destination repository name under each registry's namespace
+    platforms: tuple[str, ...]
+    registries: tuple[str, ...]
+    floating_tags: dict[str, tuple[str, ...]]  # channel -> templates like "{major}.{minor}"
+    signatures: bool
+    description: str | None
+
+
+@dataclass(frozen=True)
+class LaunchPermissions:
+    public: bool
+    accounts: tuple[str, ...]
+    organizations: tuple[str, ...]
+    organizational_units: tuple[str, ...]
+    snapshot_create_volume: bool
+
+    def grants(self) -> list[tuple[str, str]]:
+        """(kind, value) pairs; kind names match AmiLaunchPermission's arguments."""
+        out: list[tuple[str, str]] = []
+        if self.public:
+            out.append(("group", "all"))
+        out += [("account_id", a) for a in self.accounts]
+        out += [("organization_arn", o) for o in self.organizations]
+        out += [("organizational_unit_arn", u) for u in self.organizational_units]
+        return out
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    region: str
+
+
+@dataclass(frozen=True)
+class Transfer:
+    landing_region: str
+    source_bucket: Bucket
+    destination_bucket: Bucket
+
+
+@dataclass(frozen=True)
+class PartitionTarget:
+    partition: Partition
+    account: str | None
+    profile: str | None
+    regions: tuple[str, ...]
+    launch_permissions: LaunchPermissions
+    block_public_access: str  # check | manage
+    encrypted: bool
+    kms_keys: dict[str, str]
+    deprecate_at: datetime | None
+    copy_timeout_minutes: int
+    transfer: Transfer | None
+
+
+@dataclass(frozen=True)
+class TagNames:
+    version: str
+    edition: str
+    arch: str
+    fips: str
+
+
+@dataclass(frozen=True)
+class Edition:
+    edition: str
+    arch: str
+    fips: bool
+
+    @property
+    def key(self) -> str:
+        return ami_key(self.edition, self.arch, self.fips)
+
+
+def ami_key(edition: str, arch: str, fips: bool) -> str:
+    """``ent``, ``arm64``, fips -> ``ent-fips-arm64`` (the inventory's edition/arch notation)."""
+    return f"{edition}{'-fips' if fips else ''}-{arch}"
+
+
+@dataclass(frozen=True)
+class AmiSpec:
+    source_account: str
+    source_region: str
+    tags: TagNames
+    editions: tuple[Edition, ...]
+    partitions: dict[Partition, PartitionTarget]
+
+
+@dataclass(frozen=True)
+class Labels:
+    image_description: Path
+    image_full_description: Path
+    ami_description: Path
+
+
+@dataclass(frozen=True)
+class Spec:
+    file: Path
+    labels: Labels
+    registries: dict[str, Registry]
+    images: dict[str, Image]
+    amis: AmiSpec | None
+
+
+@dataclass(frozen=True)
+class ReleaseImage:
+    name: str
+    digest: str
+    platforms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReleaseAmi:
+    id: str
+    name: str
+    region: str
+    arch: str
+    edition: str
+    fips: bool
+
+    @property
+    def key(self) -> str:
+        return ami_key(self.edition, self.arch, self.fips)
+
+
+@dataclass(frozen=True)
+class Release:
+    file: Path
+    version: semver.Version
+    channel: str
+    yanked: bool
+    reason: str | None
+    images: dict[str, ReleaseImage]
+    amis: tuple[ReleaseAmi, ...]
+
+    @property
+    def name(self) -> str:
+        return str(self.version)
+
+    @property
+    def prerelease(self) -> bool:
+        return self.version.prerelease is not None
+
+
+@dataclass(frozen=True)
+class Project:
+    """The spec plus every release manifest, sorted by semver (oldest first)."""
+
+    spec: Spec
+    releases: tuple[Release, ...] = field(default_factory=tuple)
+
+    def release(self, version: str) -> Release | None:
+        return next((r for r in self.releases if r.name == version), None)

@@ -1,0 +1,208 @@
+"""pydantic v2 models of the two YAML files, used only at the boundary (see `load`).
+
+Every model forbids unknown keys and runs in strict mode, so `true` is not a string and `"1"` is not
+an integer: a typo fails review instead of silently meaning something else.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+AMI_RE = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
+ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
+ORG_ARN_RE = re.compile(
+    r"^arn:aws(-us-gov)?:organizations::[0-9]{12}:organization/o-[a-z0-9]{10,32}$"
+)
+OU_ARN_RE = re.compile(
+    r"^arn:aws(-us-gov)?:organizations::[0-9]{12}:ou/o-[a-z0-9]{10,32}/ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$"
+)
+NAME_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
+REPO_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(what)
+        return value
+
+    return AfterValidator(check)
+
+
+Digest = Annotated[str, _matching(DIGEST_RE, "not a sha256 digest")]
+AmiId = Annotated[str, _matching(AMI_RE, "not an AMI id")]
+AccountId = Annotated[str, _matching(ACCOUNT_RE, "not a 12-digit AWS account id")]
+OrgArn = Annotated[str, _matching(ORG_ARN_RE, "not an AWS Organizations organization ARN")]
+OuArn = Annotated[str, _matching(OU_ARN_RE, "not an AWS Organizations OU ARN")]
+Name = Annotated[str, _matching(NAME_RE, "not a valid name")]
+RepoPath = Annotated[str, _matching(REPO_RE, "not a valid repository path")]
+Host = Annotated[str, _matching(HOST_RE, "not a host name (with optional :port)")]
+
+RegistryKind = Literal["dockerhub", "quay", "ecr-public", "ecr", "oci"]
+PartitionName = Literal["aws", "aws-us-gov"]
+Arch = Literal["x86_64", "arm64"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+# ---- destinations.yaml ---------------------------------------------------------------------------
+
+
+class Credentials(Strict):
+    """Where a registry's credentials come from. Only *names* live here, never secret values."""
+
+    source: Literal["docker-config", "env", "stack-config", "aws"] = Field(
+        "docker-config", alias="from"
+    )
+    username_env: str | None = None
+    password_env: str | None = None
+    api_token_env: str | None = None  # quay.io: an OAuth token for its REST API
+    config_key: str | None = None
+    profile: str | None = None
+
+
+class Tls(Strict):
+    verify: bool = True
+    ca_file: str | None = None
+
+
+class RegistryIn(Strict):
+    name: Name
+    kind: RegistryKind
+    host: Host | None = None
+    namespace: RepoPath
+    region: str | None = None
+    insecure: bool = False
+    tls: Tls = Tls()
+    credentials: Credentials = Credentials.model_validate({})
+
+
+class ImageDefaults(Strict):
+    registries: list[Name] | None = None
+    floating_tags: dict[Name, list[str]] | None = None
+    signatures: bool | None = None
+
+
+class ImageIn(Strict):
+    name: Name
+    source: str
+    repository: RepoPath | None = None
+    platforms: list[str] = []
+    registries: list[Name]
+    floating_tags: dict[Name, list[str]] = {}
+    signatures: bool = True
+    description: str | None = None
+
+
+class LaunchPermissions(Strict):
+    public: bool = False
+    accounts: list[AccountId] = []
+    organizations: list[OrgArn] = []
+    organizational_units: list[OuArn] = []
+    snapshot_create_volume: bool = False
+
+
+class Bucket(Strict):
+    name: str
+    region: str
+
+
+class Transfer(Strict):
+    """Commercial -> GovCloud transfer through S3 (CopyImage cannot cross partitions)."""
+
+    landing_region: str
+    source_bucket: Bucket
+    destination_bucket: Bucket
+
+
+class PartitionIn(Strict):
+    account: AccountId | None = None
+    profile: str | None = None
+    regions: list[str] | None = None
+    launch_permissions: LaunchPermissions = LaunchPermissions()
+    block_public_access: Literal["check", "manage"] = "check"
+    encrypted: bool = False
+    kms_keys: dict[str, str] = {}
+    deprecate_at: date | datetime | None = None
+    copy_timeout_minutes: int = Field(90, ge=1, le=24 * 60)
+    transfer: Transfer | None = None
+
+
+class TagNames(Strict):
+    version: str = "TeleportVersion"
+    edition: str = "TeleportEdition"
+    arch: str = "Architecture"
+    fips: str = "TeleportFipsEnabled"
+
+
+class AmiSource(Strict):
+    account: AccountId
+    region: str
+
+
+class Edition(Strict):
+    edition: Name
+    arch: Arch
+    fips: bool = False
+
+
+class AmisIn(Strict):
+    source: AmiSource
+    tags: TagNames = TagNames()
+    editions: list[Edition]
+    partitions: dict[PartitionName, PartitionIn]
+
+
+class Labels(Strict):
+    """Jinja2 templates (paths relative to the spec file) for the text that labels a mirror."""
+
+    image_description: str
+    image_full_description: str
+    ami_description: str
+
+
+class Defaults(Strict):
+    image: ImageDefaults = ImageDefaults()
+
+
+class DestinationsIn(Strict):
+    version: Literal[1]
+    labels: Labels
+    defaults: Defaults = Defaults()
+    registries: list[RegistryIn] = []
+    images: list[ImageIn] = []
+    amis: AmisIn | None = None
+
+
+# ---- releases/<version>.yaml ---------------------------------------------------------------------
+
+
+class ReleaseImageIn(Strict):
+    digest: Digest
+    platforms: list[str] = []
+
+
+class ReleaseAmiIn(Strict):
+    id: AmiId
+    name: str
+    region: str
+    arch: Arch
+    edition: Name
+    fips: bool = False
+
+
+class ReleaseIn(Strict):
+    version: str
+    channel: Name = "stable"
+    yanked: bool = False
+    reason: str | None = None
+    images: dict[str, ReleaseImageIn] = {}
+    amis: list[ReleaseAmiIn] = []
