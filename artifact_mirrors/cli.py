@@ -1,0 +1,232 @@
+"""`mirrors`: validate the spec, plan a stack offline, copy images.
+
+Exit codes: 0 ok, 1 the operation failed, 2 bad input (one located line per problem, no traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from artifact_mirrors.spec.errors import SpecErrors
+from artifact_mirrors.spec.load import load_project
+from artifact_mirrors.spec.model import Project
+
+app = typer.Typer(
+    name="mirrors",
+    help=(
+        "Release-artifact mirroring as code. Copies each release's images (same digests, "
+        "signatures kept) and AMIs to the mirrors declared in mirrors/destinations.yaml; the "
+        "Pulumi program in this project does it on `pulumi up`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Plans are read in CI logs and pasted into reviews: don't squeeze tables to 80 columns there.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, highlight=False)
+
+BAD_INPUT = 2
+
+
+class Format(StrEnum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
+    err.print(message, markup=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def find_project_dir(start: Path) -> Path | None:
+    for d in (start, *start.parents):
+        if (d / "Pulumi.yaml").is_file():
+            return d
+    return None
+
+
+ProjectDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--project-dir",
+        "-C",
+        help="Project directory (holds Pulumi.yaml). Default: the nearest one above the cwd.",
+        file_okay=False,
+    ),
+]
+
+
+def _project_dir(project_dir: Path | None) -> Path:
+    found = project_dir or find_project_dir(Path.cwd())
+    if found is None or not (found / "Pulumi.yaml").is_file():
+        where = project_dir or Path.cwd()
+        raise fail(
+            f"{where}: no Pulumi.yaml here or above (got {where}). "
+            "Hint: run inside the project or pass --project-dir"
+        )
+    return found.resolve()
+
+
+def _load(spec: Path, releases: Path) -> Project:
+    try:
+        return load_project(spec, releases)
+    except SpecErrors as exc:
+        raise fail(str(exc)) from None
+
+
+def _display(path: Path, base: Path) -> Path:
+    try:
+        return path.relative_to(base)
+    except ValueError:
+        return path
+
+
+@app.command()
+def validate(
+    project_dir: ProjectDirOpt = None,
+    spec: Annotated[
+        Path | None,
+        typer.Option(help="Mirror spec (default: the stack's or mirrors/destinations.yaml)."),
+    ] = None,
+    releases: Annotated[
+        Path | None, typer.Option(help="Release manifests directory (default: mirrors/releases).")
+    ] = None,
+) -> None:
+    """Check the mirror spec and every release manifest; print one located line per problem."""
+    root = _project_dir(project_dir)
+    spec_file = _display(spec or root / "mirrors/destinations.yaml", Path.cwd())
+    releases_dir = _display(releases or root / "mirrors/releases", Path.cwd())
+    project = _load(spec_file, releases_dir)
+    s = project.spec
+    regions = sum(len(p.regions) for p in s.amis.partitions.values()) if s.amis else 0
+    yanked = sum(1 for r in project.releases if r.yanked)
+    out.print(
+        f"ok: {spec_file}: {len(s.registries)} registries, {len(s.images)} images, "
+        f"{regions} AMI regions; {len(project.releases)} releases ({yanked} yanked)"
+    )
+
+
+@app.command()
+def plan(
+    stack: Annotated[
+        str, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")
+    ],
+    release: Annotated[
+        str | None,
+        typer.Option(
+            "--release", "-r", help="Show only this release and the floating tags that point at it."
+        ),
+    ] = None,
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (terminal), markdown "
+            "(paste into a pull request) or json (stable schema "
+            "artifact-mirrors/plan/v1, for scripts).",
+        ),
+    ] = Format.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    project_dir: ProjectDirOpt = None,
+) -> None:
+    """Show everything a stack update mirrors, offline.
+
+    Runs the real Pulumi program under Pulumi's mocks: no Pulumi CLI, no credentials, no network.
+    It lists the desired state (every tag, repository, AMI copy and launch permission per release,
+    and where each floating tag points), not a diff against what is deployed: that is
+    `pulumi preview`'s job.
+    """
+    from artifact_mirrors import plan as planlib
+
+    root = _project_dir(project_dir)
+    stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        known = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml")
+        )
+        raise fail(
+            f"{_display(stack_file, Path.cwd())}: stack not found (got {stack}). "
+            f"Hint: stacks here: {', '.join(known) or 'none'}"
+        )
+    resources, meta = _render(root, stack)
+    result = planlib.build_plan(stack, resources)
+    planlib.attach_release_metadata(result, meta)
+    if release is not None:
+        if release not in meta:
+            raise fail(
+                f"--release: no such release in stack {stack} (got {release}). "
+                f"Hint: releases: {', '.join(meta)}"
+            )
+        result = planlib.only_release(result, release)
+    if fmt is Format.json:
+        text = planlib.to_json(result)
+    elif fmt is Format.markdown:
+        text = planlib.render_markdown(result)
+    else:
+        text = ""
+    if output is not None:
+        if fmt is Format.table:
+            with output.open("w", encoding="utf-8") as fh:
+                console = Console(file=fh, width=160, highlight=False)
+                for table in planlib.render_tables(result):
+                    console.print(table)
+        else:
+            output.write_text(text, encoding="utf-8")
+        return
+    if fmt is Format.table:
+        for table in planlib.render_tables(result):
+            out.print(table)
+    else:
+        sys.stdout.write(text)
+
+
+def _render(root: Path, stack: str) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+    """Run the program under mocks; spec errors surface as the program would raise them."""
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))  # the components package lives beside Pulumi.yaml
+    import pulumi
+
+    from components import mockrun, program
+
+    config = mockrun.stack_config(root, stack)
+    spec_rel = config.get(f"{program.CONFIG_NAMESPACE}:spec") or program.DEFAULT_SPEC
+    rel_rel = config.get(f"{program.CONFIG_NAMESPACE}:releasesDir") or program.DEFAULT_RELEASES
+    # Validate first so bad input gets the located one-line errors, not a Pulumi RunError.
+    project = _load(_display(root / spec_rel, Path.cwd()), _display(root / rel_rel, Path.cwd()))
+    try:
+        resources = mockrun.render(root, stack, config)
+    except pulumi.RunError as exc:
+        raise fail(str(exc), 1) from None
+    meta = {
+        r.name: {"channel": r.channel, "yanked": r.yanked, "reason": r.reason}
+        for r in project.releases
+    }
+    return resources, meta
+
+
+def _register_extensions() -> None:
+    import importlib
+
+    try:
+        cli_copy = importlib.import_module("artifact_mirrors.cli_copy")
+    except ImportError:  # the copy engine is optional until it lands
+        return
+    cli_copy.register(app)
+
+
+_register_extensions()
+
+
+def main() -> None:
+    app()

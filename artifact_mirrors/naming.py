@@ -1,0 +1,69 @@
+"""Every Pulumi logical name comes from here.
+
+Names are derived only from the data that identifies a thing (release version, image, registry,
+AMI edition key, region), never from list positions or counts, so adding release N adds only
+release N's resources and a floating tag that moves is an update of one resource, not a
+delete-and-create. Changing a function here renames resources (= replacements): don't, or add an
+alias in the component.
+"""
+
+from __future__ import annotations
+
+from artifact_mirrors.spec.model import Image, Registry
+
+PROJECT = "artifact-mirrors"
+TYPE_PREFIX = "artifact-mirrors:index"
+
+
+def release(version: str) -> str:
+    return version
+
+
+def image_mirror(version: str, image: str, registry: str) -> str:
+    return f"{version}/{image}@{registry}"
+
+
+def registry_mirror(registry: str) -> str:
+    return registry
+
+
+def repository(registry: Registry, image: Image) -> str:
+    return f"{registry.name}/{image.repository}"
+
+
+def image_tag(registry: Registry, image: Image, tag: str) -> str:
+    return f"{registry.name}/{image.repository}:{tag}"
+
+
+def ami_mirror(version: str, key: str, partition: str) -> str:
+    return f"{version}/{key}@{partition}"
+
+
+def ami_copy(version: str, key: str, region: str) -> str:
+    return f"{version}/{key}@{region}"
+
+
+def launch_permission(version: str, key: str, region: str, kind: str, value: str) -> str:
+    return f"{version}/{key}@{region}/{kind}={value}"
+
+
+def launch_permission_revocation(version: str, key: str, region: str, kind: str, value: str) -> str:
+    return f"{version}/{key}@{region}/revoke/{kind}={value}"
+
+
+def ami_transfer(version: str, key: str, landing_region: str) -> str:
+    return f"{version}/{key}@{landing_region}/transfer"
+
+
+def partition(name: str) -> str:
+    return name
+
+
+def aws_provider(partition_name: str, region: str) -> str:
+    # GovCloud providers carry their partition in the name ("aws-us-gov/us-gov-west-1") so that
+    # nobody reading a preview mistakes them for commercial ones.
+    return f"{partition_name}/{region}"
+
+
+def block_public_access(partition_name: str, region: str) -> str:
+    return f"{partition_name}/{region}/image-block-public-access"

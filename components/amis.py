@@ -1,0 +1,151 @@
+"""AmiMirror: one source AMI of one release, copied into every region of one partition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from artifact_mirrors import naming
+from artifact_mirrors.spec.model import PartitionTarget, Release, ReleaseAmi, TagNames
+from components.aws_partition import AwsPartition
+from components.dynamic.ami import (
+    AmiTransfer,
+    LaunchPermissionRevocation,
+    RevocationArgs,
+    TransferArgs,
+)
+
+TYPE = f"{naming.TYPE_PREFIX}:AmiMirror"
+
+
+def mirror_tags(release: Release, ami: ReleaseAmi, tag_names: TagNames) -> dict[str, str]:
+    """Tags on every copy: the source's identifying tags (so the same lookup finds mirrors) plus
+    where it came from. ``mirror-of`` is also how a re-run finds a restored GovCloud AMI."""
+    return {
+        "Name": ami.name,
+        tag_names.version: release.name,
+        tag_names.edition: ami.edition,
+        tag_names.arch: ami.arch,
+        tag_names.fips: "true" if ami.fips else "false",
+        "mirror-of": f"{ami.id}@{ami.region}",
+        "mirror-release": release.name,
+        "mirror-edition": ami.key,
+    }
+
+
+@dataclass(frozen=True)
+class AmiMirrorArgs:
+    release: Release
+    ami: ReleaseAmi
+    target: PartitionTarget
+    description: str
+    tags: dict[str, str]
+    # GovCloud only: the commercial mirror copy the transfer starts from, and its credentials.
+    transfer_source: pulumi.Input[str] | None = None
+    transfer_source_profile: str | None = None
+
+
+class AmiMirror(pulumi.ComponentResource):
+    image_ids: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self,
+        name: str,
+        args: AmiMirrorArgs,
+        partition: AwsPartition,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        a, t = args, args.target
+        version, key = a.release.name, a.ami.key
+        self.image_ids = {}
+        retain = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
+
+        source_id: pulumi.Input[str] = a.ami.id
+        source_region = a.ami.region
+        if t.transfer is not None:
+            # CopyImage cannot cross partitions: the landing region's AMI is restored from S3.
+            assert a.transfer_source is not None
+            transfer = AmiTransfer(
+                naming.ami_transfer(version, key, t.transfer.landing_region),
+                TransferArgs(
+                    release=version,
+                    key=key,
+                    name=a.ami.name,
+                    description=a.description,
+                    source_image_id=a.transfer_source,
+                    source_region=t.transfer.source_bucket.region,
+                    source_profile=a.transfer_source_profile,
+                    source_bucket=t.transfer.source_bucket.name,
+                    destination_region=t.transfer.landing_region,
+                    destination_profile=t.profile,
+                    destination_bucket=t.transfer.destination_bucket.name,
+                    tags=a.tags,
+                ),
+                pulumi.ResourceOptions.merge(
+                    retain, pulumi.ResourceOptions(custom_timeouts=_timeouts(t))
+                ),
+            )
+            self.image_ids[t.transfer.landing_region] = transfer.image_id
+            source_id, source_region = transfer.image_id, t.transfer.landing_region
+
+        for region in t.regions:
+            if region in self.image_ids:
+                continue
+            provider = partition.provider(region)
+            copy = aws.ec2.AmiCopy(
+                naming.ami_copy(version, key, region),
+                name=a.ami.name,
+                description=a.description,
+                source_ami_id=source_id,
+                source_ami_region=source_region,
+                encrypted=t.encrypted or None,
+                kms_key_id=t.kms_keys.get(region),
+                deprecation_time=t.deprecate_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                if t.deprecate_at
+                else None,
+                tags=a.tags,
+                opts=pulumi.ResourceOptions.merge(
+                    retain,
+                    pulumi.ResourceOptions(provider=provider, custom_timeouts=_timeouts(t)),
+                ),
+            )
+            self.image_ids[region] = copy.id
+
+        for region in t.regions:
+            provider = partition.provider(region)
+            if t.launch_permissions.public and t.block_public_access == "manage":
+                partition.unblock_public_sharing(region)
+            for kind, value in t.launch_permissions.grants():
+                if a.release.yanked:
+                    LaunchPermissionRevocation(
+                        naming.launch_permission_revocation(version, key, region, kind, value),
+                        RevocationArgs(
+                            release=version,
+                            partition=t.partition,
+                            region=region,
+                            profile=t.profile,
+                            image_id=self.image_ids[region],
+                            kind=kind,
+                            value=value,
+                        ),
+                        pulumi.ResourceOptions(parent=self),
+                    )
+                else:
+                    aws.ec2.AmiLaunchPermission(
+                        naming.launch_permission(version, key, region, kind, value),
+                        image_id=self.image_ids[region],
+                        **{kind: value},
+                        opts=pulumi.ResourceOptions.merge(
+                            retain, pulumi.ResourceOptions(provider=provider)
+                        ),
+                    )
+        self.register_outputs({"image_ids": self.image_ids})
+
+
+def _timeouts(t: PartitionTarget) -> pulumi.CustomTimeouts:
+    # Copies of large AMIs take tens of minutes per region; pulumi-aws's default is 40m.
+    minutes = f"{t.copy_timeout_minutes}m"
+    return pulumi.CustomTimeouts(create=minutes, update=minutes, delete=minutes)

@@ -1,0 +1,83 @@
+"""AWS providers: exactly one ``aws.Provider`` per (partition, region), created on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from artifact_mirrors import naming
+from artifact_mirrors.regions import Partition
+from artifact_mirrors.spec.model import PartitionTarget
+
+TYPE = f"{naming.TYPE_PREFIX}:AwsPartition"
+
+
+@dataclass(frozen=True)
+class AwsPartitionArgs:
+    partition: Partition
+    profile: str | None
+    account: str | None  # when set, the provider refuses to act in any other account
+
+
+class AwsPartition(pulumi.ComponentResource):
+    """Parent of one partition's providers, so a preview groups them and GovCloud stands apart."""
+
+    def __init__(
+        self, name: str, args: AwsPartitionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        self.args = args
+        self._providers: dict[str, aws.Provider] = {}
+        self._bpa: set[str] = set()
+        self.register_outputs({"partition": args.partition})
+
+    def provider(self, region: str) -> aws.Provider:
+        if region not in self._providers:
+            self._providers[region] = aws.Provider(
+                naming.aws_provider(self.args.partition, region),
+                region=region,
+                profile=self.args.profile,
+                allowed_account_ids=[self.args.account] if self.args.account else None,
+                default_tags=aws.ProviderDefaultTagsArgs(tags={"managed-by": naming.PROJECT}),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return self._providers[region]
+
+    def unblock_public_sharing(self, region: str) -> None:
+        """Manage image block public access (opt-in: ``block_public_access: manage``)."""
+        if region in self._bpa:
+            return
+        self._bpa.add(region)
+        aws.ec2.ImageBlockPublicAccess(
+            naming.block_public_access(self.args.partition, region),
+            state="unblocked",
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self.provider(region), retain_on_delete=True
+            ),
+        )
+
+
+class AwsProviders:
+    """Lazily creates one AwsPartition component per partition the program uses."""
+
+    def __init__(self, targets: dict[Partition, PartitionTarget]) -> None:
+        self._targets = targets
+        self._partitions: dict[Partition, AwsPartition] = {}
+
+    def partition(self, name: Partition) -> AwsPartition:
+        if name not in self._partitions:
+            target = self._targets.get(name)
+            self._partitions[name] = AwsPartition(
+                naming.partition(name),
+                AwsPartitionArgs(
+                    name,
+                    target.profile if target else None,
+                    target.account if target else None,
+                ),
+            )
+        return self._partitions[name]
+
+    def get(self, partition: Partition, region: str) -> aws.Provider:
+        return self.partition(partition).provider(region)

@@ -1,0 +1,132 @@
+"""Run the real program under Pulumi's mocks: no CLI, no engine, no credentials, no network.
+
+`mirrors plan` and the component tests both use this. The monitor records what the engine would
+receive for each RegisterResource call (type, name, parent, provider, retain/protect flags,
+dependencies, inputs) and computes URNs the way the real engine does (the full parent type chain;
+the mock monitor only keeps the last parent type), so URN uniqueness can be checked here even
+though mocks silently overwrite duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import settings
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+
+from artifact_mirrors import naming
+from artifact_mirrors.plan import ResourceRecord as Registered
+from components import program
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+class PlanMocks(Mocks):
+    """Deterministic fake ids and outputs; outputs echo inputs like a create would."""
+
+    def __init__(self) -> None:
+        # The SDK calls the monitor from a thread pool, so results are keyed, not "last seen".
+        self.seen: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        inputs = {k: v for k, v in args.inputs.items() if k != "__provider"}
+        outputs: dict[str, Any] = {}
+        digest = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()
+        if args.typ == "aws:ec2/amiCopy:AmiCopy":
+            rid = f"ami-{digest[:17]}"
+        elif args.typ.endswith(":AmiTransfer"):
+            rid = f"{args.name}"
+            outputs = {"image_id": f"ami-{digest[:17]}"}
+        else:
+            rid = f"{args.name}-id" if args.custom else ""
+        self.seen[(args.typ, args.name)] = (inputs, outputs)
+        return rid or None, {**inputs, **outputs}
+
+    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: PlanMocks) -> None:
+        super().__init__(mocks)
+        self.plan_mocks = mocks
+        self.registered: list[Registered] = []
+        self._qualified: dict[str, str] = {}  # mock URN -> real engine qualified type
+        self._real_urns: dict[str, str] = {}  # mock URN -> real engine URN
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type == STACK_TYPE:
+            self._qualified[response.urn] = STACK_TYPE
+            return response
+        parent_type = self._qualified.get(request.parent, STACK_TYPE)
+        qualified = request.type if parent_type == STACK_TYPE else f"{parent_type}${request.type}"
+        self._qualified[response.urn] = qualified
+        real_urn = "urn:pulumi:" + "::".join(
+            [pulumi.get_stack(), pulumi.get_project(), qualified, request.name]
+        )
+        self._real_urns[response.urn] = real_urn
+        inputs, outputs = self.plan_mocks.seen.pop((request.type, request.name), ({}, {}))
+        self.registered.append(
+            Registered(
+                urn=real_urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=self._real(request.parent),
+                provider=self._real(request.provider.rsplit("::", 1)[0]),
+                id=response.id,
+                inputs=inputs if request.custom else {},
+                retain_on_delete=bool(request.retainOnDelete),
+                protect=bool(request.protect),
+                depends_on=[self._real(d) for d in request.dependencies],
+                outputs=outputs,
+            )
+        )
+        return response
+
+    def _real(self, mock_urn: str) -> str:
+        return self._real_urns.get(mock_urn, "")
+
+
+def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
+    """The plain (non-secret) config of ``stacks/Pulumi.<stack>.yaml`` as the engine passes it."""
+    from ruamel.yaml import YAML
+
+    file = project_dir / "stacks" / f"Pulumi.{stack}.yaml"
+    if not file.is_file():
+        raise FileNotFoundError(file)
+    data = YAML(typ="safe").load(file.read_text(encoding="utf-8")) or {}
+    config: dict[str, str] = {}
+    for key, value in (data.get("config") or {}).items():
+        full = key if ":" in key else f"{naming.PROJECT}:{key}"
+        if isinstance(value, dict) and "secure" in value:
+            config[full] = "[secret]"  # never decrypted here: the plan needs no secret
+        else:
+            config[full] = value if isinstance(value, str) else json.dumps(value)
+    return config
+
+
+def render(project_dir: Path, stack: str, config: dict[str, str] | None = None) -> list[Registered]:
+    """Register every resource of the program for ``stack``; return them in registration order."""
+    mocks = PlanMocks()
+    monitor = RecordingMonitor(mocks)
+    # A fresh root Stack per render, so repeated renders in one process don't share parents.
+    settings.set_root_resource(None)  # type: ignore[arg-type]
+    pulumi.runtime.set_mocks(
+        mocks, project=naming.PROJECT, stack=stack, preview=True, monitor=monitor
+    )
+    pulumi.runtime.set_all_config(
+        config if config is not None else stack_config(project_dir, stack)
+    )
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def _run() -> None:
+        program.run(project_dir)
+
+    _run()
+    return monitor.registered

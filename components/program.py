@@ -1,0 +1,88 @@
+"""The Pulumi program: spec + release manifests -> components. `__main__.py` only calls `run`.
+
+`mirrors plan` runs this same function under Pulumi's mocks, so the plan a reviewer reads is the
+program `pulumi up` runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from artifact_mirrors import naming
+from artifact_mirrors.floating import compute_floating
+from artifact_mirrors.spec.errors import SpecErrors
+from artifact_mirrors.spec.load import load_project
+from artifact_mirrors.spec.model import Project
+from components.aws_partition import AwsProviders
+from components.images import RegistryMirror, RegistryMirrorArgs
+from components.release import ReleaseMirror, ReleaseMirrorArgs
+
+CONFIG_NAMESPACE = naming.PROJECT
+DEFAULT_SPEC = "mirrors/destinations.yaml"
+DEFAULT_RELEASES = "mirrors/releases"
+
+
+def paths(project_dir: Path, config: pulumi.Config) -> tuple[Path, Path]:
+    spec = project_dir / (config.get("spec") or DEFAULT_SPEC)
+    releases = project_dir / (config.get("releasesDir") or DEFAULT_RELEASES)
+    return spec, releases
+
+
+def build(project: Project) -> dict[str, Any]:
+    """Declare every resource; return the audit record (release -> destination -> digest/AMI)."""
+    spec = project.spec
+    providers = AwsProviders(spec.amis.partitions if spec.amis else {})
+    registries: dict[str, RegistryMirror] = {}
+    for reg in spec.registries.values():
+        images = tuple(i for i in spec.images.values() if reg.name in i.registries)
+        if images:
+            registries[reg.name] = RegistryMirror(
+                naming.registry_mirror(reg.name),
+                RegistryMirrorArgs(reg, images, spec.labels),
+                providers,
+            )
+
+    releases = {
+        r.name: ReleaseMirror(
+            naming.release(r.name), ReleaseMirrorArgs(r, spec), registries, providers
+        )
+        for r in project.releases
+    }
+
+    floating: dict[str, dict[str, str]] = {}
+    for ft in compute_floating(spec.images.values(), project.releases):
+        image = spec.images[ft.image]
+        release = project.release(ft.release)
+        assert release is not None
+        for reg_name in image.registries:
+            reg = spec.registries[reg_name]
+            target = releases[ft.release].image_tags[
+                f"{reg.repository(image.repository)}:{ft.release}"
+            ]
+            registries[reg_name].floating_tag(image, release, ft, [target.tag])
+            ref = f"{reg.repository(image.repository)}:{ft.tag}"
+            floating[ref] = {
+                "release": ft.release,
+                "digest": ft.digest,
+                "published": "true" if ft.published else "false",
+            }
+    return {
+        "releases": {name: r.audit for name, r in releases.items()},
+        "floating_tags": floating,
+    }
+
+
+def run(project_dir: Path | None = None) -> None:
+    root = project_dir or Path.cwd()
+    spec_file, releases_dir = paths(root, pulumi.Config(CONFIG_NAMESPACE))
+    try:
+        project = load_project(spec_file, releases_dir)
+    except SpecErrors as exc:
+        # One located line per problem; RunError prints without a Python traceback.
+        raise pulumi.RunError(f"invalid mirror spec:\n{exc}") from None
+    audit = build(project)
+    pulumi.export("releases", audit["releases"])
+    pulumi.export("floating_tags", audit["floating_tags"])

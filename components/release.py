@@ -1,0 +1,101 @@
+"""ReleaseMirror: everything one release adds to the mirrors, as one component."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from artifact_mirrors import labels, naming
+from artifact_mirrors.regions import Partition
+from artifact_mirrors.spec.model import Release, Spec
+from components.amis import AmiMirror, AmiMirrorArgs, mirror_tags
+from components.aws_partition import AwsProviders
+from components.images import ImageMirror, ImageMirrorArgs, RegistryMirror
+
+TYPE = f"{naming.TYPE_PREFIX}:ReleaseMirror"
+
+# Commercial first: GovCloud's transfer starts from the commercial mirror copy.
+PARTITION_ORDER: tuple[Partition, ...] = ("aws", "aws-us-gov")
+
+
+@dataclass(frozen=True)
+class ReleaseMirrorArgs:
+    release: Release
+    spec: Spec
+
+
+class ReleaseMirror(pulumi.ComponentResource):
+    image_tags: dict[str, ImageMirror]
+    amis: dict[str, AmiMirror]
+    audit: dict[str, Any]
+
+    def __init__(
+        self,
+        name: str,
+        args: ReleaseMirrorArgs,
+        registries: dict[str, RegistryMirror],
+        providers: AwsProviders,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        release, spec = args.release, args.spec
+        version = release.name
+        self.image_tags = {}
+        for image_name in release.images:
+            image = spec.images[image_name]
+            for reg_name in image.registries:
+                reg = spec.registries[reg_name]
+                mirror = ImageMirror(
+                    naming.image_mirror(version, image_name, reg_name),
+                    ImageMirrorArgs(release, image, reg),
+                    registries[reg_name].repositories.get(image_name),
+                    pulumi.ResourceOptions(parent=self),
+                )
+                self.image_tags[f"{reg.repository(image.repository)}:{version}"] = mirror
+
+        self.amis = {}
+        ami_spec = spec.amis
+        for ami in release.amis if ami_spec else ():
+            assert ami_spec is not None
+            tags = mirror_tags(release, ami, ami_spec.tags)
+            for partition_name in PARTITION_ORDER:
+                target = ami_spec.partitions.get(partition_name)
+                if target is None:
+                    continue
+                transfer_source = None
+                transfer_profile = None
+                if target.transfer is not None:
+                    commercial = self.amis[f"{ami.key}@aws"]
+                    transfer_source = commercial.image_ids[target.transfer.source_bucket.region]
+                    transfer_profile = ami_spec.partitions["aws"].profile
+                self.amis[f"{ami.key}@{partition_name}"] = AmiMirror(
+                    naming.ami_mirror(version, ami.key, partition_name),
+                    AmiMirrorArgs(
+                        release=release,
+                        ami=ami,
+                        target=target,
+                        description=labels.ami_description(
+                            spec.labels, version, release.channel, ami, partition_name
+                        ),
+                        tags=tags,
+                        transfer_source=transfer_source,
+                        transfer_source_profile=transfer_profile,
+                    ),
+                    providers.partition(partition_name),
+                    pulumi.ResourceOptions(parent=self),
+                )
+
+        self.audit = {
+            "channel": release.channel,
+            "yanked": release.yanked,
+            "reason": release.reason,
+            "images": {ref: m.tag.digest for ref, m in self.image_tags.items()},
+            "amis": {
+                f"{key.split('@')[1]}/{region}/{key.split('@')[0]}": image_id
+                for key, m in self.amis.items()
+                for region, image_id in m.image_ids.items()
+            },
+        }
+        self.register_outputs(self.audit)
