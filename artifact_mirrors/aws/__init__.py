@@ -1,0 +1,122 @@
+"""AWS half of AMI mirroring: resolve, verify, launch permissions, block-public-access
+preflight and the commercial -> GovCloud store/restore transfer. No Pulumi imports.
+"""
+
+from artifact_mirrors.aws.block_public_access import (
+    BlockPublicAccessState,
+    check_block_public_access,
+    ensure_public_sharing_allowed,
+    public_sharing_blocked_message,
+)
+from artifact_mirrors.aws.cross_partition import (
+    MIRROR_OF_TAG,
+    PollSettings,
+    TransferDestination,
+    TransferEvent,
+    TransferSource,
+    check_store_restore_limits,
+    mirror_of,
+    transfer_ami_across_partitions,
+)
+from artifact_mirrors.aws.errors import (
+    AmbiguousAmiError,
+    AmiNotFoundError,
+    AmiResolveError,
+    AwsMirrorError,
+    ChecksumMismatchError,
+    InvalidRegionError,
+    PublicSharingBlockedError,
+    StoreRestoreLimitError,
+    TransferError,
+    TransferTimeoutError,
+    WrongArchitectureError,
+)
+from artifact_mirrors.aws.launch_permissions import (
+    describe_launch_permissions,
+    grant_launch_permissions,
+    revoke_launch_permissions,
+)
+from artifact_mirrors.aws.partitions import (
+    COMMERCIAL,
+    COMMERCIAL_REGIONS,
+    GOVCLOUD,
+    GOVCLOUD_REGIONS,
+    partition_of,
+    validate_account_id,
+    validate_org_arn,
+    validate_ou_arn,
+    validate_partition,
+    validate_region,
+    validate_regions,
+)
+from artifact_mirrors.aws.report import findings_markdown, findings_table
+from artifact_mirrors.aws.resolve import find_release_amis, teleport_editions
+from artifact_mirrors.aws.session import ENDPOINT_ENV, AwsClients, clients_for, session_for
+from artifact_mirrors.aws.types import (
+    EditionKey,
+    ExpectedAmi,
+    Finding,
+    LaunchPermissions,
+    ResolvedAmi,
+    Severity,
+    TagNames,
+    TagValues,
+)
+from artifact_mirrors.aws.verify import verify_mirrored_amis
+
+__all__ = [
+    "COMMERCIAL",
+    "COMMERCIAL_REGIONS",
+    "ENDPOINT_ENV",
+    "GOVCLOUD",
+    "GOVCLOUD_REGIONS",
+    "MIRROR_OF_TAG",
+    "AmbiguousAmiError",
+    "AmiNotFoundError",
+    "AmiResolveError",
+    "AwsClients",
+    "AwsMirrorError",
+    "BlockPublicAccessState",
+    "ChecksumMismatchError",
+    "EditionKey",
+    "ExpectedAmi",
+    "Finding",
+    "InvalidRegionError",
+    "LaunchPermissions",
+    "PollSettings",
+    "PublicSharingBlockedError",
+    "ResolvedAmi",
+    "Severity",
+    "StoreRestoreLimitError",
+    "TagNames",
+    "TagValues",
+    "TransferDestination",
+    "TransferError",
+    "TransferEvent",
+    "TransferSource",
+    "TransferTimeoutError",
+    "WrongArchitectureError",
+    "check_block_public_access",
+    "check_store_restore_limits",
+    "clients_for",
+    "describe_launch_permissions",
+    "ensure_public_sharing_allowed",
+    "find_release_amis",
+    "findings_markdown",
+    "findings_table",
+    "grant_launch_permissions",
+    "mirror_of",
+    "partition_of",
+    "public_sharing_blocked_message",
+    "revoke_launch_permissions",
+    "session_for",
+    "teleport_editions",
+    "transfer_ami_across_partitions",
+    "validate_account_id",
+    "validate_org_arn",
+    "validate_ou_arn",
+    "validate_partition",
+    "validate_region",
+    "validate_regions",
+    "verify_mirrored_amis",
+]
