@@ -126,7 +126,7 @@ def render(project_dir: Path, stack: str, config: dict[str, str] | None = None) 
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def _run() -> None:
-        program.run(project_dir)
+        program.run(project_dir, offline=True)
 
     _run()
     return monitor.registered

@@ -16,6 +16,7 @@ from artifact_mirrors.floating import compute_floating
 from artifact_mirrors.spec.errors import SpecErrors
 from artifact_mirrors.spec.load import load_project
 from artifact_mirrors.spec.model import Project
+from components import preflight
 from components.aws_partition import AwsProviders
 from components.images import RegistryMirror, RegistryMirrorArgs
 from components.release import ReleaseMirror, ReleaseMirrorArgs
@@ -75,7 +76,8 @@ def build(project: Project) -> dict[str, Any]:
     }
 
 
-def run(project_dir: Path | None = None) -> None:
+def run(project_dir: Path | None = None, *, offline: bool = False) -> None:
+    """The program. ``offline`` (mirrors plan): no AWS calls, so no preflight."""
     root = project_dir or Path.cwd()
     spec_file, releases_dir = paths(root, pulumi.Config(CONFIG_NAMESPACE))
     try:
@@ -83,6 +85,10 @@ def run(project_dir: Path | None = None) -> None:
     except SpecErrors as exc:
         # One located line per problem; RunError prints without a Python traceback.
         raise pulumi.RunError(f"invalid mirror spec:\n{exc}") from None
+    if not offline:
+        problems = preflight.block_public_access_problems(project, preflight.aws_region_check)
+        if problems:
+            raise pulumi.RunError("public AMI sharing is blocked:\n" + "\n".join(problems))
     audit = build(project)
     pulumi.export("releases", audit["releases"])
     pulumi.export("floating_tags", audit["floating_tags"])

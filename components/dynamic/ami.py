@@ -11,39 +11,36 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pulumi
+from botocore.exceptions import ClientError
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from artifact_mirrors.aws import (
+    AwsMirrorError,
+    TransferDestination,
+    TransferSource,
+    clients_for,
+    revoke_launch_permissions,
+    transfer_ami_across_partitions,
+)
 from components.dynamic import DynamicResource, props_of
 
-TRANSFER_NOT_IMPLEMENTED = (
-    "cross-partition AMI transfer is not implemented yet (see the AMI mirroring issue); "
-    "GovCloud copies cannot be created by `pulumi up` until it lands"
-)
-
-# Same variable the library honours: points every AWS client at moto_server in tests/local stack.
-ENDPOINT_ENV = "MIRRORS_AWS_ENDPOINT_URL"
-
-
-def _ec2(profile: str | None, region: str) -> Any:
-    # Credentials are resolved here, at call time, from the named profile or the environment;
-    # nothing is stored on the provider object that dill pickles into state.
-    session = boto3.Session(profile_name=profile or None, region_name=region)
-    return session.client("ec2", endpoint_url=os.environ.get(ENDPOINT_ENV) or None)
+_PERMISSION_ARGS = {
+    "group": "public",
+    "account_id": "accounts",
+    "organization_arn": "orgs",
+    "organizational_unit_arn": "ous",
+}
 
 
-def _permission(kind: str, value: str) -> dict[str, str]:
-    return {
-        "group": {"Group": value},
-        "account_id": {"UserId": value},
-        "organization_arn": {"OrganizationArn": value},
-        "organizational_unit_arn": {"OrganizationalUnitArn": value},
-    }[kind]
+def _permission(kind: str, value: str) -> dict[str, Any]:
+    """One AmiLaunchPermission grant as the library's keyword arguments."""
+    if kind == "group":
+        return {"public": value == "all"}
+    return {_PERMISSION_ARGS[kind]: (value,)}
 
 
 @dataclass(frozen=True)
@@ -59,11 +56,11 @@ class RevocationArgs:
 
 class LaunchPermissionRevocationProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        ec2 = _ec2(props.get("profile"), props["region"])
-        ec2.modify_image_attribute(
-            ImageId=props["image_id"],
-            Attribute="launchPermission",
-            LaunchPermission={"Remove": [_permission(props["kind"], props["value"])]},
+        # Credentials are resolved here, at call time, from the named profile or the
+        # environment; nothing is stored on the provider object that dill pickles into state.
+        clients = clients_for(props["partition"], props["region"], props.get("profile"))
+        revoke_launch_permissions(
+            clients.ec2(), props["image_id"], **_permission(props["kind"], props["value"])
         )
         rid = f"{props['image_id']}/{props['kind']}={props['value']}/revoked"
         return CreateResult(rid, props)
@@ -97,7 +94,8 @@ class TransferArgs:
 
 class AmiTransferProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        raise RuntimeError(TRANSFER_NOT_IMPLEMENTED)
+        image_id = _transfer(props)
+        return CreateResult(image_id, {**props, "image_id": image_id})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [
@@ -106,11 +104,34 @@ class AmiTransferProvider(ResourceProvider):
         changed = replaces or [k for k in ("tags", "description") if olds.get(k) != news.get(k)]
         return DiffResult(changes=bool(changed), replaces=replaces)
 
-    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        raise RuntimeError(TRANSFER_NOT_IMPLEMENTED)
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        # Only tags/description changed (anything else replaces): the transfer finds the restored
+        # AMI by its mirror-of tag and re-applies the tags, without restoring again.
+        return UpdateResult({**news, "image_id": _transfer(news)})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return None  # retained like every published artifact
+
+
+def _transfer(props: dict[str, Any]) -> str:
+    src = clients_for("aws", props["source_region"], props.get("source_profile"))
+    dst = clients_for("aws-us-gov", props["destination_region"], props.get("destination_profile"))
+    try:
+        return transfer_ami_across_partitions(
+            TransferSource(src, props["source_image_id"], props["source_bucket"]),
+            TransferDestination(dst, props["destination_bucket"]),
+            props["name"],
+            dict(props.get("tags") or {}),
+        )
+    except AwsMirrorError as exc:
+        # The library's messages name the AMI, regions and the AWS limit; no traceback noise.
+        raise RuntimeError(f"GovCloud transfer of {props['source_image_id']}: {exc}") from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise RuntimeError(
+            f"GovCloud transfer of {props['source_image_id']}: AWS {error.get('Code')} in "
+            f"{exc.operation_name}: {error.get('Message')}"
+        ) from None
 
 
 class LaunchPermissionRevocation(
