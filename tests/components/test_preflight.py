@@ -49,20 +49,17 @@ def test_blocked_regions_are_reported_each_on_one_line(project: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        (
-            "      block_public_access: check  # fail in preview",
-            "      block_public_access: manage  #",
-        ),
-        (
-            "      launch_permissions: {public: true}\n      block_public_access: check  # fail",
-            "      launch_permissions: {accounts: ['111122223333']}\n      block_public_access: check  # f",
-        ),
-    ],  # fmt: skip
-    ids=["managed", "not-public"],
+MANAGED = (
+    "      block_public_access: check  # fail in preview",
+    "      block_public_access: manage  #",
 )
+NOT_PUBLIC = (
+    "      launch_permissions: {public: true}\n      block_public_access: check  # fail",
+    "      launch_permissions: {accounts: ['111122223333']}\n      block_public_access: check  #",
+)
+
+
+@pytest.mark.parametrize(("old", "new"), [MANAGED, NOT_PUBLIC], ids=["managed", "not-public"])
 def test_commercial_regions_are_not_asked_when_managed_or_private(
     project: Path, old: str, new: str
 ) -> None:

@@ -90,7 +90,7 @@ def test_transfer_reuses_an_already_restored_ami_without_touching_the_source(
 def test_transfer_failure_is_one_clear_message(server: ProviderServer) -> None:
     drv = server.driver(AmiTransferProvider())
     res = urn("17.0.1/oss-arm64@us-gov-west-1/transfer", TRANSFER_TYPE)
-    props = {
+    props: dict[str, object] = {
         "release": "17.0.1",
         "key": "oss-arm64",
         "name": "teleport-oss-17.0.1-arm64",
