@@ -10,32 +10,15 @@ import re
 from collections.abc import Iterable
 
 from artifact_mirrors.aws.errors import InvalidRegionError
+from artifact_mirrors.regions import DEFAULT_COMMERCIAL_REGIONS
+from artifact_mirrors.regions import GOVCLOUD_REGIONS as _GOVCLOUD_REGIONS
 
 COMMERCIAL: str = "aws"
 GOVCLOUD: str = "aws-us-gov"
 
-# The 17 regions enabled by default in every account (no opt-in), the set Teleport publishes to
-# (gravitational/teleport assets/aws/Makefile, see /work/shared/data/teleport-inventory.yaml).
-COMMERCIAL_REGIONS: tuple[str, ...] = (
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ca-central-1",
-    "eu-central-1",
-    "eu-north-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-)
-GOVCLOUD_REGIONS: tuple[str, ...] = ("us-gov-west-1", "us-gov-east-1")
+# One list of regions for the whole project (the spec loader uses the same module).
+COMMERCIAL_REGIONS: tuple[str, ...] = DEFAULT_COMMERCIAL_REGIONS
+GOVCLOUD_REGIONS: tuple[str, ...] = _GOVCLOUD_REGIONS
 
 PARTITION_REGIONS: dict[str, tuple[str, ...]] = {
     COMMERCIAL: COMMERCIAL_REGIONS,
