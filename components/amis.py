@@ -42,6 +42,7 @@ class AmiMirrorArgs:
     target: PartitionTarget
     description: str
     tags: dict[str, str]
+    partition: AwsPartition  # the partition's providers (one per region)
     # GovCloud only: the commercial mirror copy the transfer starts from, and its credentials.
     transfer_source: pulumi.Input[str] | None = None
     transfer_source_profile: str | None = None
@@ -51,14 +52,10 @@ class AmiMirror(pulumi.ComponentResource):
     image_ids: dict[str, pulumi.Output[str]]
 
     def __init__(
-        self,
-        name: str,
-        args: AmiMirrorArgs,
-        partition: AwsPartition,
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, args: AmiMirrorArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, opts)
-        a, t = args, args.target
+        a, t, partition = args, args.target, args.partition
         version, key = a.release.name, a.ami.key
         self.image_ids = {}
         retain = pulumi.ResourceOptions(parent=self, retain_on_delete=True)

@@ -57,6 +57,7 @@ class RegistryMirrorArgs:
     registry: Registry
     images: tuple[Image, ...]  # images mirrored to this registry
     labels: Labels
+    providers: AwsProviders  # ECR / ECR Public repositories use the AWS providers
 
 
 class RegistryMirror(pulumi.ComponentResource):
@@ -67,18 +68,14 @@ class RegistryMirror(pulumi.ComponentResource):
     """
 
     def __init__(
-        self,
-        name: str,
-        args: RegistryMirrorArgs,
-        providers: AwsProviders,
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, args: RegistryMirrorArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(REGISTRY_TYPE, name, None, opts)
         self.args = args
         self.repositories: dict[str, pulumi.Resource] = {}
         reg = args.registry
         for image in args.images:
-            repo = self._repository(reg, image, providers)
+            repo = self._repository(reg, image, args.providers)
             if repo is not None:
                 self.repositories[image.name] = repo
         self.register_outputs(
@@ -178,6 +175,7 @@ class ImageMirrorArgs:
     release: Release
     image: Image
     registry: Registry
+    repository: pulumi.Resource | None  # the tag waits for its repository (and its label)
 
 
 class ImageMirror(pulumi.ComponentResource):
@@ -186,11 +184,7 @@ class ImageMirror(pulumi.ComponentResource):
     tag: ImageTag
 
     def __init__(
-        self,
-        name: str,
-        args: ImageMirrorArgs,
-        repository: pulumi.Resource | None,
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, args: ImageMirrorArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(IMAGE_TYPE, name, None, opts)
         a = args
@@ -206,7 +200,7 @@ class ImageMirror(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[repository] if repository is not None else None,
+                depends_on=[a.repository] if a.repository is not None else None,
                 retain_on_delete=True,
             ),
         )

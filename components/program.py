@@ -42,13 +42,12 @@ def build(project: Project) -> dict[str, Any]:
         if images:
             registries[reg.name] = RegistryMirror(
                 naming.registry_mirror(reg.name),
-                RegistryMirrorArgs(reg, images, spec.labels),
-                providers,
+                RegistryMirrorArgs(reg, images, spec.labels, providers),
             )
 
     releases = {
         r.name: ReleaseMirror(
-            naming.release(r.name), ReleaseMirrorArgs(r, spec), registries, providers
+            naming.release(r.name), ReleaseMirrorArgs(r, spec, registries, providers)
         )
         for r in project.releases
     }

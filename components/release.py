@@ -24,6 +24,8 @@ PARTITION_ORDER: tuple[Partition, ...] = ("aws", "aws-us-gov")
 class ReleaseMirrorArgs:
     release: Release
     spec: Spec
+    registries: dict[str, RegistryMirror]  # repositories the release's tags wait for
+    providers: AwsProviders
 
 
 class ReleaseMirror(pulumi.ComponentResource):
@@ -32,12 +34,7 @@ class ReleaseMirror(pulumi.ComponentResource):
     audit: dict[str, Any]
 
     def __init__(
-        self,
-        name: str,
-        args: ReleaseMirrorArgs,
-        registries: dict[str, RegistryMirror],
-        providers: AwsProviders,
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, args: ReleaseMirrorArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, opts)
         release, spec = args.release, args.spec
@@ -47,10 +44,10 @@ class ReleaseMirror(pulumi.ComponentResource):
             image = spec.images[image_name]
             for reg_name in image.registries:
                 reg = spec.registries[reg_name]
+                repository = args.registries[reg_name].repositories.get(image_name)
                 mirror = ImageMirror(
                     naming.image_mirror(version, image_name, reg_name),
-                    ImageMirrorArgs(release, image, reg),
-                    registries[reg_name].repositories.get(image_name),
+                    ImageMirrorArgs(release, image, reg, repository),
                     pulumi.ResourceOptions(parent=self),
                 )
                 self.image_tags[f"{reg.repository(image.repository)}:{version}"] = mirror
@@ -80,10 +77,10 @@ class ReleaseMirror(pulumi.ComponentResource):
                             spec.labels, version, release.channel, ami, partition_name
                         ),
                         tags=tags,
+                        partition=args.providers.partition(partition_name),
                         transfer_source=transfer_source,
                         transfer_source_profile=transfer_profile,
                     ),
-                    providers.partition(partition_name),
                     pulumi.ResourceOptions(parent=self),
                 )
 
