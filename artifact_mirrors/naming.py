@@ -51,6 +51,10 @@ def launch_permission_revocation(version: str, key: str, region: str, kind: str,
     return f"{version}/{key}@{region}/revoke/{kind}={value}"
 
 
+def snapshot_permission(version: str, key: str, region: str, account: str) -> str:
+    return f"{version}/{key}@{region}/snapshot/account_id={account}"
+
+
 def ami_transfer(version: str, key: str, landing_region: str) -> str:
     return f"{version}/{key}@{landing_region}/transfer"
 

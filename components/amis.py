@@ -110,6 +110,19 @@ class AmiMirror(pulumi.ComponentResource):
                 ),
             )
             self.image_ids[region] = copy.id
+            if t.launch_permissions.snapshot_create_volume and not a.release.yanked:
+                # Lets the shared accounts create volumes from the root snapshot (EBS direct
+                # use, e.g. for scanning); launching the AMI does not need it. pulumi-aws only
+                # shares snapshots with accounts, so public/org grants have no snapshot twin.
+                for account in t.launch_permissions.accounts:
+                    aws.ec2.SnapshotCreateVolumePermission(
+                        naming.snapshot_permission(version, key, region, account),
+                        snapshot_id=copy.root_snapshot_id,
+                        account_id=account,
+                        opts=pulumi.ResourceOptions.merge(
+                            retain, pulumi.ResourceOptions(provider=provider)
+                        ),
+                    )
 
         for region in t.regions:
             provider = partition.provider(region)

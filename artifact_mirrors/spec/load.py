@@ -462,7 +462,18 @@ def _ami_checks(doc: Document, a: schema.AmisIn, out: _Collector) -> model.AmiSp
                     has_value=False,
                     hint="copies within aws use CopyImage; remove it",
                 )
-            elif t.landing_region not in seen:
+            elif "aws" not in a.partitions or t.source_bucket.region not in (
+                a.partitions["aws"].regions or aws_regions.DEFAULT_COMMERCIAL_REGIONS
+            ):
+                out.add(
+                    doc,
+                    (*ppath, "transfer", "source_bucket", "region"),
+                    "the transfer starts from the commercial mirror in this region, which "
+                    "amis.partitions.aws does not mirror to",
+                    t.source_bucket.region,
+                    hint="add the region to amis.partitions.aws.regions or move the bucket",
+                )
+            if name == "aws-us-gov" and t.landing_region not in seen:
                 out.add(
                     doc,
                     (*ppath, "transfer", "landing_region"),

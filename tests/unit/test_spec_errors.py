@@ -68,8 +68,8 @@ CASES = [
     pytest.param(
         SPEC,
         "      # regions: default = the 17 regions enabled in every account",
-        "      regions: [us-east-1, us-gov-west-1]",
-        "mirrors/destinations.yaml:93: amis.partitions.aws.regions[1]: region is in partition "
+        "      regions: [us-east-1, us-west-2, us-gov-west-1]",
+        "mirrors/destinations.yaml:93: amis.partitions.aws.regions[2]: region is in partition "
         "aws-us-gov, not aws (got us-gov-west-1). Hint: move it under "
         "amis.partitions.aws-us-gov.regions",
         id="region-in-other-partition",
@@ -108,6 +108,16 @@ CASES = [
         "spec mirrors (got oss-arm). Hint: editions: oss-x86_64, oss-arm64, ent-x86_64, "
         "ent-arm64, ent-fips-x86_64, ent-fips-arm64",
         id="unknown-edition",
+    ),
+    pytest.param(
+        SPEC,
+        "source_bucket: {name: teleport-ami-transfer, region: us-west-2}",
+        "source_bucket: {name: teleport-ami-transfer, region: af-south-1}",
+        "mirrors/destinations.yaml:103: amis.partitions.aws-us-gov.transfer.source_bucket.region: "
+        "the transfer starts from the commercial mirror in this region, which "
+        "amis.partitions.aws does not mirror to (got af-south-1). "
+        "Hint: add the region to amis.partitions.aws.regions or move the bucket",
+        id="transfer-source-not-mirrored",
     ),
     pytest.param(
         "mirrors/releases/18.6.6.yaml",
