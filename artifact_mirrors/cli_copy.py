@@ -1,0 +1,236 @@
+"""``mirrors copy SRC DST``: one digest-preserving image copy from the command line.
+
+Exit codes: 0 copied (or already up to date), 1 the copy failed, 2 bad input.
+Credentials come from the Docker credential store and ``MIRRORS_REGISTRY_AUTH_*`` variables
+(see :mod:`artifact_mirrors.oci.auth`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from artifact_mirrors.oci import (
+    Copier,
+    CopyResult,
+    InvalidReference,
+    MirrorError,
+    ProgressEvent,
+    Reference,
+    Registries,
+    RegistryError,
+    parse_reference,
+    resolve,
+)
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _bad_input(what: str, problem: str, value: str, hint: str) -> NoReturn:
+    typer.echo(f"mirrors copy: {what}: {problem} (got {value}). Hint: {hint}", err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _failed(message: str) -> NoReturn:
+    typer.echo(
+        message if message.startswith("copy failed") else f"copy failed: {message}", err=True
+    )
+    raise typer.Exit(EXIT_FAILED)
+
+
+def _parse(what: str, value: str) -> Reference:
+    try:
+        return parse_reference(value)
+    except InvalidReference as exc:
+        _bad_input(what, exc.problem, exc.value, exc.hint)
+
+
+def _ca_files(values: list[str], hosts: tuple[str, ...]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for value in values:
+        host, sep, path = value.rpartition("=")
+        targets = (host,) if sep else hosts
+        file = Path(path)
+        if not file.is_file():
+            _bad_input(
+                "--ca-file",
+                "no such file",
+                value,
+                "pass a PEM CA bundle as PATH or HOST:PORT=PATH",
+            )
+        for h in targets:
+            out[h] = file
+    return out
+
+
+class _Bars:
+    """Rich progress: bytes and blobs. Callbacks arrive from worker threads; rich locks."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        )
+        self.blobs = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        )
+        self.bytes_task: TaskID = self.progress.add_task("bytes", total=0)
+        self.blobs_task: TaskID = self.blobs.add_task("blobs", total=0)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.bytes_total or event.bytes_done:
+            task = self.progress.tasks[0]
+            self.progress.update(
+                self.bytes_task,
+                total=(task.total or 0) + event.bytes_total,
+                advance=event.bytes_done,
+            )
+        if event.blobs_total or event.blobs_done:
+            task = self.blobs.tasks[0]
+            self.blobs.update(
+                self.blobs_task,
+                total=(task.total or 0) + event.blobs_total,
+                advance=event.blobs_done,
+            )
+
+
+def _summary(result: CopyResult) -> Table:
+    table = Table(title=f"mirrors copy: {result.destination}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    status = "already up to date" if result.up_to_date else "copied"
+    if result.previous_digest:
+        status += f" (tag moved from {result.previous_digest})"
+    table.add_row("status", status)
+    table.add_row("digest", result.digest)
+    table.add_row("media type", result.media_type)
+    table.add_row("platforms", ", ".join(result.platforms) or "-")
+    table.add_row("blobs copied", str(result.blobs_copied))
+    table.add_row("blobs mounted", str(result.blobs_mounted))
+    table.add_row("blobs skipped", str(result.blobs_skipped))
+    table.add_row("bytes moved", f"{result.bytes_moved:,}")
+    table.add_row("manifests pushed", str(result.manifests_pushed))
+    table.add_row("attachments", str(len(result.signature_digests)))
+    if result.ratelimit_remaining is not None:
+        table.add_row("rate limit remaining", str(result.ratelimit_remaining))
+    return table
+
+
+def copy_command(
+    src: Annotated[
+        str, typer.Argument(metavar="SRC", help="Source image: REPO:TAG or REPO@DIGEST")
+    ],
+    dst: Annotated[
+        str, typer.Argument(metavar="DST", help="Destination REPO[:TAG] (default: SRC's tag)")
+    ],
+    insecure: Annotated[
+        list[str] | None,
+        typer.Option("--insecure", metavar="HOST:PORT", help="Plain-HTTP registry (repeatable)"),
+    ] = None,
+    ca_file: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ca-file", metavar="[HOST=]PATH", help="CA bundle for a registry (repeatable)"
+        ),
+    ] = None,
+    no_signatures: Annotated[
+        bool, typer.Option("--no-signatures", help="Skip cosign tags and referrers")
+    ] = False,
+    floating: Annotated[
+        bool, typer.Option("--floating", help="The tag is floating: it may move")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=32, help="Parallel blob transfers")
+    ] = 4,
+) -> None:
+    """Copy an image (every platform, attestation and signature) by digest; the tag moves last."""
+    src_ref = _parse("SRC", src)
+    if src_ref.tag is None and src_ref.digest is None:
+        _bad_input(
+            "SRC", "reference has no tag or digest", src, "add :TAG or @sha256:DIGEST to SRC"
+        )
+    dst_ref = _parse("DST", dst)
+    if dst_ref.digest is not None:
+        _bad_input("DST", "destination cannot be a digest", dst, "write DST as REPO or REPO:TAG")
+    tag = dst_ref.tag or src_ref.tag
+    hosts = (src_ref.registry, dst_ref.registry)
+    cas = _ca_files(list(ca_file or []), hosts)
+    console = Console(stderr=True)
+    out = Console()
+    try:
+        with Registries(insecure=list(insecure or []), ca_files=cas) as regs:
+            pinned = src_ref
+            if src_ref.digest is None:
+                digest = resolve(src_ref, registries=regs)
+                if digest is None:
+                    _failed(f"{src_ref}: tag not found")
+                pinned = src_ref.with_digest(digest)
+            bars = _Bars(console)
+            with (
+                bars.progress,
+                bars.blobs,
+                Copier(regs, concurrency=concurrency, progress=bars) as copier,
+            ):
+                result = copier.copy_image(
+                    pinned,
+                    dst_ref.with_tag(None),
+                    tag,
+                    floating=floating,
+                    signatures=not no_signatures,
+                    referrers=not no_signatures,
+                )
+    except RegistryError as exc:
+        exc.op = "copy"
+        _failed(str(exc))
+    except MirrorError as exc:
+        _failed(str(exc))
+    if json_output:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        out.print(_summary(result))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``copy`` command to the ``mirrors`` CLI."""
+    app.command("copy")(copy_command)
+
+
+def _main() -> None:  # pragma: no cover - `python -m artifact_mirrors.cli_copy copy SRC DST`
+    app = typer.Typer(add_completion=False)
+
+    @app.callback()
+    def _root() -> None:
+        """mirrors (copy command only)."""
+
+    register(app)
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()

@@ -1,0 +1,100 @@
+"""Errors raised by the OCI client and copier.
+
+Every message names what failed (registry, repository, tag or digest, HTTP status, the registry's
+error code) and never a credential: exceptions end up in CLI output, logs and Pulumi diagnostics.
+"""
+
+from __future__ import annotations
+
+
+class MirrorError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class InvalidReference(MirrorError, ValueError):
+    """A reference string that cannot be used (bad syntax, or missing tag/digest where needed)."""
+
+    def __init__(self, problem: str, value: str, hint: str) -> None:
+        self.problem = problem
+        self.value = value
+        self.hint = hint
+        super().__init__(f"{problem} (got {value}). Hint: {hint}")
+
+
+class RegistryError(MirrorError):
+    """A registry answered with an error (or could not be reached) for one registry operation.
+
+    ``op`` is the high-level operation ("copy", "resolve", ...); the copier sets it so the message
+    reads ``copy failed: 127.0.0.1:5001/team/app@sha256:...: HTTP 403 DENIED: ...``.
+    """
+
+    def __init__(
+        self,
+        *,
+        registry: str,
+        repository: str,
+        target: str,
+        status: int | None,
+        code: str = "",
+        detail: str = "",
+        op: str = "request",
+    ) -> None:
+        self.registry = registry
+        self.repository = repository
+        # ":tag", "@sha256:..." or "" (repository-level calls).
+        self.target = target
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.op = op
+        super().__init__()
+
+    @property
+    def location(self) -> str:
+        return f"{self.registry}/{self.repository}{self.target}"
+
+    def __str__(self) -> str:
+        if self.status is None:
+            what = self.detail
+        else:
+            what = f"HTTP {self.status}"
+            if self.code:
+                what += f" {self.code}"
+                if self.detail:
+                    what += f": {self.detail}"
+            elif self.detail:
+                what += f" {self.detail}"
+        return f"{self.op} failed: {self.location}: {what}"
+
+
+class TemporaryRegistryError(RegistryError):
+    """A failure worth retrying (408, 429, 5xx, TOOMANYREQUESTS/UNAVAILABLE, resets, timeouts)."""
+
+    def __init__(self, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+
+class TLSVerifyError(MirrorError):
+    """The registry's certificate could not be verified (never retried)."""
+
+
+class DigestMismatchError(MirrorError):
+    """Content fetched by digest did not hash to that digest (or had the wrong size)."""
+
+
+class TagConflictError(MirrorError):
+    """A release tag already points at another digest and may not move (crane's no-clobber)."""
+
+    def __init__(self, location: str, existing: str, wanted: str) -> None:
+        self.location = location
+        self.existing = existing
+        self.wanted = wanted
+        super().__init__(
+            f"tag {location} already points at {existing}, refusing to move it to {wanted} "
+            "(release tags never move; mark the tag floating to allow it)"
+        )
+
+
+class CredentialHelperError(MirrorError):
+    """A configured docker-credential-<name> helper is missing or failed."""
