@@ -1,23 +1,44 @@
 """ImageTag: one tag in a destination repository, pointing at a pinned digest, copied bit for bit.
 
 pulumi-docker's RegistryImage/Tag need a local Docker engine and push one platform (the digest
-changes), so the digest-preserving copy is a dynamic resource on the project's own OCI copier.
+changes), so the digest-preserving copy is a dynamic resource on the project's own OCI copier
+(`artifact_mirrors.oci`): the whole index with every platform, attestation and cosign signature,
+children first and the tag last.
+
+- create/update: copy (a release tag already pointing elsewhere is never moved: the copier's
+  no-clobber error stops the update; only floating tags move);
+- diff: desired state against the recorded state *and* the live destination, so a tag deleted or
+  moved behind our back shows as an update in the next preview (Python dynamic providers have no
+  working ``read``: pulumi/pulumi#16175);
+- yank (published: true -> false) is an update that deletes the tag; delete itself never touches
+  the registry (published resources are retain_on_delete as well).
+
+Credentials are read at call time (environment, Docker credential store, AWS profile); the inputs
+only name where they come from, so nothing secret reaches state or the pickled provider.
 """
 
 from __future__ import annotations
 
+import base64
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from artifact_mirrors.oci import ops
+from artifact_mirrors.oci.auth import CredentialStore
+from artifact_mirrors.oci.client import Registries
+from artifact_mirrors.oci.errors import MirrorError
+from artifact_mirrors.oci.reference import parse_reference
 from components.dynamic import DynamicResource, props_of
 
-NOT_IMPLEMENTED = (
-    "image tags cannot be copied yet: the registry copy engine has not landed "
-    "(see the registry mirroring issue); run `mirrors plan` to review, not `pulumi up`"
-)
+# Inputs whose change means "copy again / move / unpublish" (an update).
+UPDATE_KEYS = ("source", "digest", "published", "signatures", "floating")
+# Inputs that name a different tag altogether (a replacement).
+REPLACE_KEYS = ("repository", "tag")
 
 
 @dataclass(frozen=True)
@@ -43,21 +64,167 @@ class ImageTagArgs:
         return props_of(self)
 
 
+class CredentialsMissing(MirrorError):
+    pass
+
+
+def _env(name: str | None) -> str | None:
+    return os.environ.get(name) if name else None
+
+
+def _aws_password(kind: str, profile: str | None, region: str | None) -> str:
+    """A registry password from ECR / ECR Public's GetAuthorizationToken (valid 12 hours)."""
+    import boto3
+
+    session = boto3.Session(profile_name=profile or None)
+    if kind == "ecr-public":
+        # ECR Public's API is only in us-east-1.
+        public = session.client("ecr-public", region_name="us-east-1").get_authorization_token()
+        token = public["authorizationData"]["authorizationToken"]
+    else:
+        private = session.client("ecr", region_name=region).get_authorization_token()
+        token = private["authorizationData"][0]["authorizationToken"]
+    return base64.b64decode(token).decode().split(":", 1)[1]
+
+
+def _explicit_credentials(props: dict[str, Any], host: str) -> dict[str, tuple[str, str]]:
+    creds = props.get("credentials") or {}
+    source = creds.get("source", "docker-config")
+    if source == "env":
+        user, password = _env(creds.get("username_env")), _env(creds.get("password_env"))
+        if not user or not password:
+            missing = [
+                n
+                for n, v in (
+                    (creds.get("username_env"), user),
+                    (creds.get("password_env"), password),
+                )
+                if not v
+            ]
+            raise CredentialsMissing(
+                f"credentials for {props['repository']}: environment variable(s) "
+                f"{', '.join(str(m) for m in missing)} not set"
+            )
+        return {host: (user, password)}
+    if source == "aws":
+        region = host.split(".")[3] if props.get("registry_kind") == "ecr" else None
+        return {host: ("AWS", _aws_password(props["registry_kind"], creds.get("profile"), region))}
+    # docker-config: the Docker credential store / MIRRORS_REGISTRY_AUTH_* environment.
+    return {}
+
+
+# Plain-HTTP *source* registries (the local demo and tests run first-party stand-ins on
+# 127.0.0.1). Destinations use the spec's `insecure`; neither is ever on by default.
+INSECURE_ENV = "MIRRORS_INSECURE_REGISTRIES"
+
+
+def _registries(props: dict[str, Any]) -> Registries:
+    host = parse_reference(props["repository"]).registry
+    ca = {host: Path(props["ca_file"])} if props.get("ca_file") else None
+    insecure = [h.strip() for h in os.environ.get(INSECURE_ENV, "").split(",") if h.strip()]
+    if props.get("insecure"):
+        insecure.append(host)
+    return Registries(
+        credentials=CredentialStore(_explicit_credentials(props, host)),
+        insecure=insecure,
+        ca_files=ca,
+    )
+
+
+def _target(props: dict[str, Any]) -> str:
+    return f"{props['repository']}:{props['tag']}"
+
+
+def _copy(props: dict[str, Any]) -> dict[str, Any]:
+    with _registries(props) as regs:
+        result = ops.copy_image(
+            props["source"],
+            props["repository"],
+            props["tag"],
+            floating=bool(props.get("floating")),
+            signatures=bool(props.get("signatures", True)),
+            registries=regs,
+        )
+    if result.digest != props["digest"]:
+        # Impossible unless the source lies about its digest: refuse to record it.
+        raise MirrorError(f"{_target(props)}: copied {result.digest}, expected {props['digest']}")
+    return {
+        **props,
+        "platforms": list(result.platforms),
+        "signature_digests": dict(result.signature_digests),
+    }
+
+
+def _unpublish(props: dict[str, Any]) -> dict[str, Any]:
+    kind = props.get("registry_kind")
+    ref = parse_reference(_target(props))
+    if kind in ("dockerhub", "quay"):
+        # Neither implements DELETE in the distribution API; both have their own REST API.
+        from artifact_mirrors.registry_meta import DockerHubClient, QuayClient
+
+        creds = props.get("credentials") or {}
+        namespace, _, name = ref.repository.partition("/")
+        if kind == "dockerhub":
+            client: DockerHubClient | QuayClient = DockerHubClient(
+                _env(creds.get("username_env")), _env(creds.get("password_env"))
+            )
+        else:
+            client = QuayClient(_env(creds.get("api_token_env") or creds.get("password_env")))
+        client.delete_tag(namespace, name, props["tag"])
+    else:
+        with _registries(props) as regs:
+            ops.delete_tag(ref, registries=regs)
+    return {**props, "platforms": [], "signature_digests": {}}
+
+
+def _live_digest(props: dict[str, Any]) -> str | None:
+    with _registries(props) as regs:
+        return ops.resolve(_target(props), registries=regs)
+
+
+def _explain(exc: MirrorError, props: dict[str, Any]) -> RuntimeError:
+    # One line naming the tag; the copier's message already names registry, digest, status.
+    return RuntimeError(f"{_target(props)}: {exc}")
+
+
 class ImageTagProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        if not props.get("published", True):
-            # A yanked release that was never mirrored: nothing to copy, nothing to delete.
-            return CreateResult(f"{props['repository']}:{props['tag']}", {**props, "platforms": []})
-        raise RuntimeError(NOT_IMPLEMENTED)
+        try:
+            outs = _copy(props) if props.get("published", True) else self._absent(props)
+        except MirrorError as exc:
+            raise _explain(exc, props) from None
+        return CreateResult(_target(props), outs)
+
+    @staticmethod
+    def _absent(props: dict[str, Any]) -> dict[str, Any]:
+        # A yanked release that was never mirrored: nothing to copy; make sure it is not there.
+        return _unpublish(props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("source", "digest", "published", "tag", "repository", "signatures", "floating")
-        changed = [k for k in keys if olds.get(k) != news.get(k)]
-        replaces: list[str] = [k for k in ("repository", "tag") if k in changed]
-        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
+        changed = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
+        if not replaces and not changed:
+            try:
+                live = _live_digest(news)
+            except (MirrorError, OSError):
+                # Unreachable or no read access during preview: fall back to the recorded state
+                # rather than failing the whole preview; `pulumi up` will surface the real error.
+                live = news["digest"] if news.get("published", True) else None
+            want = news["digest"] if news.get("published", True) else None
+            if live != want:
+                changed.append("digest")  # drift: deleted or moved behind our back
+        return DiffResult(
+            changes=bool(replaces or changed),
+            replaces=replaces,
+            delete_before_replace=False,
+        )
 
-    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        raise RuntimeError(NOT_IMPLEMENTED)
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        try:
+            outs = _copy(news) if news.get("published", True) else _unpublish(news)
+        except MirrorError as exc:
+            raise _explain(exc, news) from None
+        return UpdateResult(outs)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         # Deleting the resource never deletes the tag: unpublishing happens only through
