@@ -26,8 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    Config,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ResourceProvider,
+    UpdateResult,
+)
 
+from artifact_mirrors import naming
 from artifact_mirrors.oci import ops
 from artifact_mirrors.oci.auth import CredentialStore
 from artifact_mirrors.oci.client import Registries
@@ -87,9 +95,27 @@ def _aws_password(kind: str, profile: str | None, region: str | None) -> str:
     return base64.b64decode(token).decode().split(":", 1)[1]
 
 
-def _explicit_credentials(props: dict[str, Any], host: str) -> dict[str, tuple[str, str]]:
+def _from_stack_config(props: dict[str, Any], config: Config | None) -> tuple[str, str]:
+    """A stack-config secret holding ``username:password`` (``pulumi config set --secret``)."""
+    key = str((props.get("credentials") or {}).get("config_key") or "")
+    full = key if ":" in key else f"{naming.PROJECT}:{key}"
+    value = config.get(full) if config is not None else None
+    if not isinstance(value, str) or ":" not in value:
+        raise CredentialsMissing(
+            f"credentials for {props['repository']}: stack config {full} is not set to "
+            "'username:password' (pulumi config set --secret " + full + " USER:PASSWORD)"
+        )
+    user, password = value.split(":", 1)
+    return user, password
+
+
+def _explicit_credentials(
+    props: dict[str, Any], host: str, config: Config | None = None
+) -> dict[str, tuple[str, str]]:
     creds = props.get("credentials") or {}
     source = creds.get("source", "docker-config")
+    if source == "stack-config":
+        return {host: _from_stack_config(props, config)}
     if source == "env":
         user, password = _env(creds.get("username_env")), _env(creds.get("password_env"))
         if not user or not password:
@@ -118,14 +144,14 @@ def _explicit_credentials(props: dict[str, Any], host: str) -> dict[str, tuple[s
 INSECURE_ENV = "MIRRORS_INSECURE_REGISTRIES"
 
 
-def _registries(props: dict[str, Any]) -> Registries:
+def _registries(props: dict[str, Any], config: Config | None = None) -> Registries:
     host = parse_reference(props["repository"]).registry
     ca = {host: Path(props["ca_file"])} if props.get("ca_file") else None
     insecure = [h.strip() for h in os.environ.get(INSECURE_ENV, "").split(",") if h.strip()]
     if props.get("insecure"):
         insecure.append(host)
     return Registries(
-        credentials=CredentialStore(_explicit_credentials(props, host)),
+        credentials=CredentialStore(_explicit_credentials(props, host, config)),
         insecure=insecure,
         ca_files=ca,
     )
@@ -135,8 +161,8 @@ def _target(props: dict[str, Any]) -> str:
     return f"{props['repository']}:{props['tag']}"
 
 
-def _copy(props: dict[str, Any]) -> dict[str, Any]:
-    with _registries(props) as regs:
+def _copy(props: dict[str, Any], config: Config | None) -> dict[str, Any]:
+    with _registries(props, config) as regs:
         result = ops.copy_image(
             props["source"],
             props["repository"],
@@ -155,7 +181,7 @@ def _copy(props: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _unpublish(props: dict[str, Any]) -> dict[str, Any]:
+def _unpublish(props: dict[str, Any], config: Config | None) -> dict[str, Any]:
     kind = props.get("registry_kind")
     ref = parse_reference(_target(props))
     if kind in ("dockerhub", "quay"):
@@ -172,13 +198,13 @@ def _unpublish(props: dict[str, Any]) -> dict[str, Any]:
             client = QuayClient(_env(creds.get("api_token_env") or creds.get("password_env")))
         client.delete_tag(namespace, name, props["tag"])
     else:
-        with _registries(props) as regs:
+        with _registries(props, config) as regs:
             ops.delete_tag(ref, registries=regs)
     return {**props, "platforms": [], "signature_digests": {}}
 
 
-def _live_digest(props: dict[str, Any]) -> str | None:
-    with _registries(props) as regs:
+def _live_digest(props: dict[str, Any], config: Config | None) -> str | None:
+    with _registries(props, config) as regs:
         return ops.resolve(_target(props), registries=regs)
 
 
@@ -188,24 +214,33 @@ def _explain(exc: MirrorError, props: dict[str, Any]) -> RuntimeError:
 
 
 class ImageTagProvider(ResourceProvider):
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    # Set by the provider server after unpickling (pulumi/pulumi#17673), never pickled itself.
+    _config: Config | None = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._config = req.config
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # stack config (and the secrets in it) must never reach the serialised provider
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
         try:
-            outs = _copy(props) if props.get("published", True) else self._absent(props)
+            if props.get("published", True):
+                return _copy(props, self._config)
+            # Yanked: make sure the tag is gone (also when it was never mirrored).
+            return _unpublish(props, self._config)
         except MirrorError as exc:
             raise _explain(exc, props) from None
-        return CreateResult(_target(props), outs)
 
-    @staticmethod
-    def _absent(props: dict[str, Any]) -> dict[str, Any]:
-        # A yanked release that was never mirrored: nothing to copy; make sure it is not there.
-        return _unpublish(props)
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(_target(props), self._apply(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
         changed = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
         if not replaces and not changed:
             try:
-                live = _live_digest(news)
+                live = _live_digest(news, self._config)
             except (MirrorError, OSError):
                 # Unreachable or no read access during preview: fall back to the recorded state
                 # rather than failing the whole preview; `pulumi up` will surface the real error.
@@ -220,11 +255,7 @@ class ImageTagProvider(ResourceProvider):
         )
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        try:
-            outs = _copy(news) if news.get("published", True) else _unpublish(news)
-        except MirrorError as exc:
-            raise _explain(exc, news) from None
-        return UpdateResult(outs)
+        return UpdateResult(self._apply(news))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         # Deleting the resource never deletes the tag: unpublishing happens only through

@@ -168,3 +168,38 @@ def test_credentials_come_from_the_environment_and_stay_out_of_state(
         f"{auth_registry.host}/{repo_name}:1.0.0: credentials for "
         f"{auth_registry.host}/{repo_name}: environment variable(s) NOPE_UNSET not set"
     )
+
+
+def test_credentials_from_a_stack_config_secret(
+    source: SourceImages,
+    src_registry: RegistryServer,
+    auth_registry: RegistryServer,
+    test_ca: CertAuthority,
+    auth_password: str,
+    repo_name: str,
+) -> None:
+    config = {"artifact-mirrors:testRegistryAuth": f"{AUTH_USER}:{auth_password}"}
+    env = {INSECURE_ENV: src_registry.host}
+    with provider_server(env, config=config) as running:
+        drv = running.driver(ImageTagProvider())
+        news = props(
+            source,
+            src_registry,
+            f"{auth_registry.host}/{repo_name}",
+            "2.0.0",
+            credentials={"source": "stack-config", "config_key": "testRegistryAuth"},
+            ca_file=str(test_ca.ca_cert),
+        )
+        created = drv.create(urn(f"cfg/{repo_name}", TYPE), news)
+        assert created.outputs["digest"] == source.index
+        assert auth_password not in repr(created.outputs)
+        assert not inspect_serialized_provider(drv.provider_string).mentions(auth_password)
+
+        unset = {**news, "credentials": {"source": "stack-config", "config_key": "nope"}}
+        with pytest.raises(ProviderError) as err:
+            drv.create(urn(f"cfg/{repo_name}-2", TYPE), unset)
+        assert str(err.value) == (
+            f"{auth_registry.host}/{repo_name}:2.0.0: credentials for "
+            f"{auth_registry.host}/{repo_name}: stack config artifact-mirrors:nope is not set to "
+            "'username:password' (pulumi config set --secret artifact-mirrors:nope USER:PASSWORD)"
+        )
