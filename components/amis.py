@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from artifact_mirrors import naming
-from artifact_mirrors.spec.model import PartitionTarget, Release, ReleaseAmi, TagNames
+from artifact_mirrors.spec.model import PartitionTarget, Release, ReleaseAmi
 from components.aws_partition import AwsPartition
 from components.dynamic.ami import (
     AmiTransfer,
@@ -18,21 +18,6 @@ from components.dynamic.ami import (
 )
 
 TYPE = f"{naming.TYPE_PREFIX}:AmiMirror"
-
-
-def mirror_tags(release: Release, ami: ReleaseAmi, tag_names: TagNames) -> dict[str, str]:
-    """Tags on every copy: the source's identifying tags (so the same lookup finds mirrors) plus
-    where it came from. ``mirror-of`` is also how a re-run finds a restored GovCloud AMI."""
-    return {
-        "Name": ami.name,
-        tag_names.version: release.name,
-        tag_names.edition: ami.edition,
-        tag_names.arch: ami.arch,
-        tag_names.fips: "true" if ami.fips else "false",
-        "mirror-of": f"{ami.id}@{ami.region}",
-        "mirror-release": release.name,
-        "mirror-edition": ami.key,
-    }
 
 
 @dataclass(frozen=True)

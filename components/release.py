@@ -8,9 +8,10 @@ from typing import Any
 import pulumi
 
 from artifact_mirrors import labels, naming
+from artifact_mirrors.mirror_tags import mirror_tags
 from artifact_mirrors.regions import Partition
 from artifact_mirrors.spec.model import Release, Spec
-from components.amis import AmiMirror, AmiMirrorArgs, mirror_tags
+from components.amis import AmiMirror, AmiMirrorArgs
 from components.aws_partition import AwsProviders
 from components.images import ImageMirror, ImageMirrorArgs, RegistryMirror
 

@@ -584,7 +584,8 @@ def _release_checks(
             continue
         if known is not None and known.platforms:
             for k, platform in enumerate(im.platforms):
-                if platform not in known.platforms:
+                # A declared os/arch covers its variants: linux/arm covers linux/arm/v7.
+                if not any(platform == d or platform.startswith(d + "/") for d in known.platforms):
                     out.add(
                         doc,
                         ("images", name, "platforms", k),

@@ -39,6 +39,7 @@ from artifact_mirrors import naming
 from artifact_mirrors.oci import ops
 from artifact_mirrors.oci.auth import CredentialStore
 from artifact_mirrors.oci.client import Registries
+from artifact_mirrors.oci.env import insecure_registries
 from artifact_mirrors.oci.errors import MirrorError
 from artifact_mirrors.oci.reference import parse_reference
 from components.dynamic import DynamicResource, props_of
@@ -139,15 +140,12 @@ def _explicit_credentials(
     return {}
 
 
-# Plain-HTTP *source* registries (the local demo and tests run first-party stand-ins on
-# 127.0.0.1). Destinations use the spec's `insecure`; neither is ever on by default.
-INSECURE_ENV = "MIRRORS_INSECURE_REGISTRIES"
-
-
 def _registries(props: dict[str, Any], config: Config | None = None) -> Registries:
     host = parse_reference(props["repository"]).registry
     ca = {host: Path(props["ca_file"])} if props.get("ca_file") else None
-    insecure = [h.strip() for h in os.environ.get(INSECURE_ENV, "").split(",") if h.strip()]
+    # Plain-HTTP *source* registries come from the environment (tests, local demo); the
+    # destination's from the spec. Neither is ever on by default.
+    insecure = insecure_registries()
     if props.get("insecure"):
         insecure.append(host)
     return Registries(

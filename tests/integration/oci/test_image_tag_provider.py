@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.dynamic.image_tag import INSECURE_ENV, ImageTagProvider
+from artifact_mirrors.oci.env import INSECURE_ENV
+from components.dynamic.image_tag import ImageTagProvider
 from tests.integration.oci.conftest import AUTH_USER
 from tests.integration.oci.images import Pusher, SourceImages
 from tests.integration.oci.servers import CertAuthority, RegistryServer
