@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +35,7 @@ from artifact_mirrors.spec.yamlio import Document, load_document, plain
 M = TypeVar("M", bound=BaseModel)
 
 SPEC_HINT = "see 'Spec reference' in README.md"
+PUBLIC_DEPRECATION_LIMIT = timedelta(days=730)
 
 
 class _Collector:
@@ -496,6 +497,22 @@ def _ami_checks(doc: Document, a: schema.AmisIn, out: _Collector) -> model.AmiSp
             )
         elif isinstance(p.deprecate_at, date):
             deprecate_at = datetime.combine(p.deprecate_at, time(), tzinfo=UTC)
+        if deprecate_at is not None and p.launch_permissions.public:
+            # "The upper limit for DeprecateAt is 10 years from now, except for public AMIs,
+            # where the upper limit is 2 years from the creation date" (EnableImageDeprecation,
+            # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageDeprecation.html).
+            # A copy made today is the earliest creation date, so later than that always fails.
+            limit = datetime.now(UTC) + PUBLIC_DEPRECATION_LIMIT
+            if deprecate_at > limit:
+                out.add(
+                    doc,
+                    (*ppath, "deprecate_at"),
+                    "public AMIs cannot deprecate more than 2 years after they are created",
+                    p.deprecate_at,
+                    hint=f"pick a date before {limit:%Y-%m-%d} or remove deprecate_at (AWS "
+                    "then deprecates public AMIs 2 years after creation; mirrors verify warns "
+                    "ahead of it)",
+                )
         lp = p.launch_permissions
         partitions[name] = model.PartitionTarget(
             partition=name,

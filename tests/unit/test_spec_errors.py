@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,17 @@ CASES = [
         id="transfer-source-not-mirrored",
     ),
     pytest.param(
+        SPEC,
+        "      launch_permissions: {public: true}\n      block_public_access: check  # fail",
+        "      launch_permissions: {public: true}\n      deprecate_at: 2099-01-01\n"
+        "      block_public_access: check  # fail",
+        "mirrors/destinations.yaml:95: amis.partitions.aws.deprecate_at: public AMIs cannot "
+        "deprecate more than 2 years after they are created (got 2099-01-01). Hint: pick a date "
+        "before <TODAY+730d> or remove deprecate_at (AWS then deprecates public AMIs 2 years "
+        "after creation; mirrors verify warns ahead of it)",
+        id="public-deprecation-beyond-2-years",
+    ),
+    pytest.param(
         "mirrors/releases/18.6.6.yaml",
         "version: 18.6.6\nchannel: stable",
         "version: 18.6.6\nchannel: stable\nyanked: true",
@@ -136,8 +148,9 @@ def test_bad_input_is_one_located_line(
 ) -> None:
     edit(project / file, old, new)
     result = CliRunner().invoke(app, ["validate"])
+    limit = datetime.now(UTC) + timedelta(days=730)  # AWS's limit for public AMIs, from today
     assert result.exit_code == 2
-    assert result.stderr == message + "\n"
+    assert result.stderr == message.replace("<TODAY+730d>", f"{limit:%Y-%m-%d}") + "\n"
     assert result.stdout == ""
 
 
