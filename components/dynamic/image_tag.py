@@ -10,8 +10,8 @@ children first and the tag last.
 - diff: desired state against the recorded state *and* the live destination, so a tag deleted or
   moved behind our back shows as an update in the next preview (Python dynamic providers have no
   working ``read``: pulumi/pulumi#16175);
-- yank (published: true -> false) is an update that deletes the tag; delete itself never touches
-  the registry (published resources are retain_on_delete as well).
+- yank (published: true -> false) is an update that deletes the tag; delete removes a tag only
+  for a yanked release (published resources are retain_on_delete as well).
 
 Credentials are read at call time (environment, Docker credential store, AWS profile); the inputs
 only name where they come from, so nothing secret reaches state or the pickled provider.
@@ -255,10 +255,12 @@ class ImageTagProvider(ResourceProvider):
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(self._apply(news))
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        # Deleting the resource never deletes the tag: unpublishing happens only through
-        # `yanked: true` (published=false), which is an update. Resources are retain_on_delete too.
-        return None
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        # A published tag is never deleted with its resource (published resources are also
+        # retain_on_delete, so the engine doesn't even ask). Only a yanked release's tag is
+        # removed, again: the yank update already did, this keeps it idempotent.
+        if not props.get("published", True):
+            self._apply(props)
 
 
 _PROVIDER = ImageTagProvider()

@@ -119,6 +119,7 @@ def test_yank_update_deletes_the_tag(
     src_registry: RegistryServer,
     dst_registry: RegistryServer,
     dst_pusher: Pusher,
+    src_pusher: Pusher,
     repo_name: str,
 ) -> None:
     drv = server.driver(ImageTagProvider())
@@ -132,6 +133,17 @@ def test_yank_update_deletes_the_tag(
     assert dst_pusher.tag_digest(repo_name, "18.0.0") is None
     assert outs["platforms"] == []
     assert drv.diff(created.id, res, outs, yanked).changes.value == "none"
+    # Deleting a published tag's resource leaves the tag; a yanked one's makes sure it is gone.
+    other = urn(f"test/{repo_name}:18.0.1", TYPE)
+    kept = drv.create(other, props(source, src_registry, repo, "18.0.1"))
+    drv.delete(kept.id, other, kept.outputs)
+    assert dst_pusher.tag_digest(repo_name, "18.0.1") == source.index
+    # Someone re-pushed the yanked tag (its children are still there); deleting the yanked
+    # resource removes it again.
+    dst_pusher.manifest(repo_name, "18.0.0", *src_pusher.raw_manifest(source.repo, "1.0-docker"))
+    assert dst_pusher.tag_digest(repo_name, "18.0.0") == source.docker_list
+    drv.delete(created.id, res, outs)
+    assert dst_pusher.tag_digest(repo_name, "18.0.0") is None
 
 
 def test_credentials_come_from_the_environment_and_stay_out_of_state(
