@@ -325,7 +325,7 @@ def render_tables(plan: dict[str, Any]) -> list[Table]:
         "revocations",
         "floating tags",
         "repositories",
-        "resources",
+        "stack resources",
     ):
         summary.add_column(col, justify="right")
     summary.add_row(
@@ -386,7 +386,7 @@ def render_markdown(plan: dict[str, Any]) -> str:
         f"{s['releases']} releases · {s['image_tags']} image tags · {s['ami_copies']} AMI copies · "
         f"{s['ami_transfers']} GovCloud transfers · {s['launch_permissions']} launch permissions · "
         f"{s['revocations']} revocations · {s['floating_tags']} floating tags · "
-        f"{s['resources']} resources",
+        f"{s['resources']} resources in the stack",
         "",
     ]
     for r in plan["releases"]:
