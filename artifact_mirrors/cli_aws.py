@@ -29,7 +29,7 @@ from artifact_mirrors.spec.errors import SpecErrors
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
-    from artifact_mirrors.aws import ResolvedAmi
+    from artifact_mirrors.aws import ExpectedAmi, Finding, ResolvedAmi
 
 # boto3 (~0.1 s) and the AWS library are imported inside the commands, so `mirrors validate`
 # and `mirrors plan` do not pay for them.
@@ -128,12 +128,21 @@ RELEASE_ADD_HELP = (
 )
 
 VERIFY_HELP = (
-    "Check every AMI the stack mirrored: it exists, is available, has exactly the declared launch"
-    " permissions (none for a yanked release), carries the mirror tags and is not deprecated."
+    "Prove every mirror of a stack still equals what was mirrored; exit 1 on drift."
+    "\n\n"
+    "Images: every release tag at every destination resolves to its pinned digest (a tag"
+    " missing or moved is an error), a yanked release's tags are gone, and every floating tag"
+    " (17, 17.0, latest) points where the stack put it or is gone when unpublished. --deep also"
+    " compares each mirrored manifest tree byte for byte with the first-party source and checks"
+    " its cosign .sig/.att/.sbom tags (a few more requests per tag)."
+    "\n\n"
+    "AMIs: each mirrored AMI exists, is available, has exactly the declared launch permissions"
+    " (none for a yanked release), carries the mirror tags and is not about to deprecate."
     "\n\n"
     "Reads the stack outputs (--outputs FILE, or `pulumi stack output --json`) and the spec and"
-    " manifests the stack config names; uses the AWS profiles of the spec's partitions."
-    " Images are not verified yet."
+    " manifests the stack config names. Registry credentials as for `mirrors copy` (a"
+    " stack-config secret is not readable here: anonymous or the Docker credential store is"
+    " used instead); AWS through the spec partitions' profiles."
     "\n\n"
     "Exit 0 when nothing is wrong (warnings allowed), 1 on drift, 2 on bad input."
 )
@@ -271,10 +280,26 @@ def verify_command(
             "--warn-days", min=0, help="Warn when an AMI deprecates within this many days."
         ),
     ] = 90,
+    images_only: Annotated[
+        bool,
+        typer.Option("--images-only", help="Check only the image tags (no AWS calls)."),
+    ] = False,
+    amis_only: Annotated[
+        bool,
+        typer.Option("--amis-only", help="Check only the AMIs (no registry calls)."),
+    ] = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Images: also compare every manifest with the first-party source byte for"
+            " byte and check the cosign signature tags.",
+        ),
+    ] = False,
     project_dir: ProjectDirOpt = None,
 ) -> None:
-    """Check every mirrored AMI of a stack against the spec; exit 1 on drift."""
-    from artifact_mirrors import verify_cmd
+    """Check every mirror of a stack (image tags, AMIs) against the spec; exit 1 on drift."""
+    from artifact_mirrors import verify_cmd, verify_images
     from artifact_mirrors.aws import (
         clients_for,
         findings_markdown,
@@ -284,6 +309,15 @@ def verify_command(
     from artifact_mirrors.spec.load import load_project
 
     with _command():
+        if images_only and amis_only:
+            raise BadInputError(
+                located(
+                    "--images-only",
+                    "cannot be combined with --amis-only",
+                    "both",
+                    "leave both out to check images and AMIs",
+                )
+            )
         root = _project_root(project_dir)
         stack_file = verify_cmd.stack_file(root, stack)
         if not stack_file.is_file():
@@ -308,25 +342,41 @@ def verify_command(
             where = f"pulumi stack output --json --stack {stack}"
             raw = verify_cmd.pulumi_outputs(stack, root)
         deployed = verify_cmd.parse_outputs(raw, where)
-        expected, notes = verify_cmd.expectations(project, deployed)
 
-        profiles = {
-            str(name): target.profile
-            for name, target in (project.spec.amis.partitions.items() if project.spec.amis else ())
-        }
+        findings: list[Finding] = []
+        expected: list[ExpectedAmi] = []
+        tags: list[verify_images.ExpectedTag] = []
+        if not amis_only:
+            # Images first: a bad outputs shape is exit 2 before any AWS call.
+            tags, notes = verify_images.image_expectations(project, raw, where)
+            findings += notes
+            with verify_images.RegistryPool(project) as pool:
+                findings += verify_images.verify_image_tags(tags, pool, deep=deep)
+        if not images_only:
+            expected, notes = verify_cmd.expectations(project, deployed)
+            profiles = {
+                str(name): target.profile
+                for name, target in (
+                    project.spec.amis.partitions.items() if project.spec.amis else ()
+                )
+            }
 
-        def ec2_for(partition: str, region: str) -> EC2Client:
-            return clients_for(partition, region, profiles.get(partition)).ec2()
+            def ec2_for(partition: str, region: str) -> EC2Client:
+                return clients_for(partition, region, profiles.get(partition)).ec2()
 
-        findings = notes + verify_mirrored_amis(
-            expected, ec2_for, datetime.now(UTC), timedelta(days=warn_days)
-        )
+            findings += notes + verify_mirrored_amis(
+                expected, ec2_for, datetime.now(UTC), timedelta(days=warn_days)
+            )
+
+        # Name what was checked: an AMI-only stack reads "8 AMIs verified" as before.
+        amis_checked = None if images_only or (tags and not expected) else len(expected)
+        tags_checked = None if amis_only or (expected and not tags) else len(tags)
         if fmt is Format.json:
-            sys.stdout.write(verify_cmd.to_json(stack, findings, len(expected)))
+            sys.stdout.write(verify_cmd.to_json(stack, findings, len(expected), len(tags)))
         elif fmt is Format.markdown:
-            sys.stdout.write(findings_markdown(findings, len(expected)))
+            sys.stdout.write(findings_markdown(findings, amis_checked, tags_checked))
         else:
-            _stdout().print(findings_table(findings, len(expected)))
+            _stdout().print(findings_table(findings, amis_checked, tags_checked))
     if verify_cmd.has_errors(findings):
         raise typer.Exit(OperationFailedError.exit_code)
 

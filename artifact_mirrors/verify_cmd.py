@@ -1,4 +1,7 @@
-"""`mirrors verify --stack NAME`, AMI half: is every AMI the stack mirrored still what it should be?
+"""`mirrors verify --stack NAME`: reading the stack, AMI expectations, JSON.
+
+The AMI half lives here (is every AMI the stack mirrored still what it should be?); the image
+half, the same outputs' ``images`` and ``floating_tags``, in artifact_mirrors/verify_images.py.
 
 Inputs are the stack's outputs (``pulumi stack output --json``: release -> ``amis`` ->
 ``"<partition>/<region>/<key>": ami-…``, written by components/release.py) and the spec plus
@@ -27,6 +30,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from artifact_mirrors.aws import ExpectedAmi, Finding, LaunchPermissions, Severity
+from artifact_mirrors.aws.report import order
 from artifact_mirrors.command_errors import BadInputError, OperationFailedError, located
 from artifact_mirrors.mirror_tags import MIRROR_EDITION, MIRROR_RELEASE, mirror_tags
 from artifact_mirrors.regions import partition_of
@@ -300,18 +304,19 @@ def expectations(
 # ---- rendering -----------------------------------------------------------------------------------
 
 
-def _order(f: Finding) -> tuple[bool, str, str, str, str]:
-    # Same order as artifact_mirrors.aws.report: errors first, then release, region, key, check.
-    return (f.severity != Severity.ERROR, f.release, f.region, f.key, f.check)
+def to_json(stack: str, findings: Sequence[Finding], checked: int, images_checked: int = 0) -> str:
+    """Stable schema ``artifact-mirrors/verify/v1``; changes are additive.
 
-
-def to_json(stack: str, findings: Sequence[Finding], checked: int) -> str:
-    """Stable schema ``artifact-mirrors/verify/v1``; changes are additive."""
+    ``checked``: AMIs looked at; ``images_checked``: image tags looked at. Each finding has a
+    ``kind``, ``ami`` or ``image``; for ``image`` findings ``key`` is the spec's image name,
+    ``region`` the spec's registry name and ``image_id`` the mirrored ``repository:tag``.
+    """
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
     doc = {
         "schema": SCHEMA,
         "stack": stack,
         "checked": checked,
+        "images_checked": images_checked,
         "errors": errors,
         "warnings": len(findings) - errors,
         "findings": [
@@ -324,8 +329,9 @@ def to_json(stack: str, findings: Sequence[Finding], checked: int) -> str:
                 "check": f.check,
                 "expected": f.expected,
                 "actual": f.actual,
+                "kind": f.kind,
             }
-            for f in sorted(findings, key=_order)
+            for f in sorted(findings, key=order)
         ],
     }
     return json.dumps(doc, indent=2) + "\n"

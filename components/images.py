@@ -19,17 +19,6 @@ REGISTRY_TYPE = f"{naming.TYPE_PREFIX}:RegistryMirror"
 IMAGE_TYPE = f"{naming.TYPE_PREFIX}:ImageMirror"
 
 
-def credential_names(registry: Registry) -> dict[str, str]:
-    """Where the copy reads this registry's credentials at call time: names, never values."""
-    c = registry.credentials
-    out = {"source": c.source}
-    for key in ("username_env", "password_env", "api_token_env", "config_key", "profile"):
-        value = getattr(c, key)
-        if value:
-            out[key] = value
-    return out
-
-
 def tag_args(
     registry: Registry, image: Image, release: Release, tag: str, *, floating: bool, published: bool
 ) -> ImageTagArgs:
@@ -48,7 +37,7 @@ def tag_args(
         insecure=registry.insecure,
         tls_verify=registry.tls_verify,
         ca_file=registry.ca_file,
-        credentials=credential_names(registry),
+        credentials=registry.credentials.names(),
     )
 
 

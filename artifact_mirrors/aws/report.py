@@ -1,4 +1,9 @@
-"""Render verify findings as a rich Table or as markdown (pure functions)."""
+"""Render verify findings as a rich Table or as markdown (pure functions).
+
+One table for both halves of ``mirrors verify``: AMI findings (kind ``ami``: key = edition, where =
+region, mirror = AMI id) and image findings (kind ``image``: key = image, where = registry,
+mirror = repository:tag).
+"""
 
 from __future__ import annotations
 
@@ -8,32 +13,56 @@ from rich.table import Table
 
 from artifact_mirrors.aws.types import Finding, Severity
 
-_COLUMNS = ("severity", "release", "key", "region", "image", "check", "expected", "actual")
+_COLUMNS = ("severity", "kind", "release", "key", "where", "mirror", "check", "expected", "actual")
+
+
+def order(f: Finding) -> tuple[bool, str, str, str, str, str, str]:
+    """Errors first, then release, kind, region/registry, key, check, mirror."""
+    return (f.severity != Severity.ERROR, f.release, f.kind, f.region, f.key, f.check, f.image_id)
 
 
 def _rows(findings: Sequence[Finding]) -> list[tuple[str, ...]]:
-    ordered = sorted(
-        findings,
-        key=lambda f: (f.severity != Severity.ERROR, f.release, f.region, f.key, f.check),
-    )
     return [
-        (f.severity.value, f.release, f.key, f.region, f.image_id, f.check, f.expected, f.actual)
-        for f in ordered
+        (
+            f.severity.value,
+            f.kind,
+            f.release,
+            f.key,
+            f.region,
+            f.image_id,
+            f.check,
+            f.expected,
+            f.actual,
+        )
+        for f in sorted(findings, key=order)
     ]
 
 
-def summary(findings: Sequence[Finding], checked: int | None = None) -> str:
-    """`12 AMIs verified: 2 error(s), 1 warning(s)` (`checked` = number of AMIs looked at)."""
+def summary(
+    findings: Sequence[Finding], checked: int | None = None, image_tags: int | None = None
+) -> str:
+    """`12 AMIs verified: 2 error(s), 1 warning(s)`.
+
+    ``checked`` = number of AMIs looked at, ``image_tags`` = number of image tags looked at; a
+    count left as None is not mentioned (``8 AMIs and 30 image tags verified: no drift``).
+    """
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
     warnings = len(findings) - errors
-    head = "AMIs verified" if checked is None else f"{checked} AMIs verified"
+    if image_tags is None:
+        head = "AMIs verified" if checked is None else f"{checked} AMIs verified"
+    elif checked is None:
+        head = f"{image_tags} image tags verified"
+    else:
+        head = f"{checked} AMIs and {image_tags} image tags verified"
     if not findings:
         return f"{head}: no drift"
     return f"{head}: {errors} error(s), {warnings} warning(s)"
 
 
-def findings_table(findings: Sequence[Finding], checked: int | None = None) -> Table:
-    table = Table(title=summary(findings, checked))
+def findings_table(
+    findings: Sequence[Finding], checked: int | None = None, image_tags: int | None = None
+) -> Table:
+    table = Table(title=summary(findings, checked, image_tags))
     for column in _COLUMNS:
         table.add_column(column, overflow="fold")
     for row in _rows(findings):
@@ -46,8 +75,10 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def findings_markdown(findings: Sequence[Finding], checked: int | None = None) -> str:
-    lines = [f"**{summary(findings, checked)}**"]
+def findings_markdown(
+    findings: Sequence[Finding], checked: int | None = None, image_tags: int | None = None
+) -> str:
+    lines = [f"**{summary(findings, checked, image_tags)}**"]
     if findings:
         lines.append("")
         lines.append("| " + " | ".join(_COLUMNS) + " |")

@@ -142,7 +142,12 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True)
 class Finding:
-    """One failed (error) or doubtful (warning) check of one mirrored AMI."""
+    """One failed (error) or doubtful (warning) check of one mirror.
+
+    ``kind`` ``ami``: ``key`` is the edition key, ``region`` the AWS region, ``image_id`` the AMI.
+    ``kind`` ``image`` (artifact_mirrors/verify_images.py): ``key`` is the spec's image name,
+    ``region`` the spec's registry name, ``image_id`` the mirrored ``repository:tag``.
+    """
 
     severity: Severity
     release: str
@@ -152,3 +157,4 @@ class Finding:
     check: str
     expected: str
     actual: str
+    kind: str = "ami"

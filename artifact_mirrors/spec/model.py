@@ -28,6 +28,15 @@ class CredentialSource:
     config_key: str | None = None
     profile: str | None = None
 
+    def names(self) -> dict[str, str]:
+        """Where to read the credentials at call time (never the values), as ImageTag stores it."""
+        out = {"source": self.source}
+        for key in ("username_env", "password_env", "api_token_env", "config_key", "profile"):
+            value = getattr(self, key)
+            if value:
+                out[key] = value
+        return out
+
 
 @dataclass(frozen=True)
 class Registry:

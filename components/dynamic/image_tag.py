@@ -19,10 +19,8 @@ only name where they come from, so nothing secret reaches state or the pickled p
 
 from __future__ import annotations
 
-import base64
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -35,13 +33,11 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from artifact_mirrors import naming
 from artifact_mirrors.oci import ops
-from artifact_mirrors.oci.auth import CredentialStore
 from artifact_mirrors.oci.client import Registries
-from artifact_mirrors.oci.env import insecure_registries
 from artifact_mirrors.oci.errors import MirrorError
 from artifact_mirrors.oci.reference import parse_reference
+from artifact_mirrors.oci.settings import registries_for
 from components.dynamic import DynamicResource, props_of
 
 # Inputs whose change means "copy again / move / unpublish" (an update).
@@ -73,86 +69,14 @@ class ImageTagArgs:
         return props_of(self)
 
 
-class CredentialsMissing(MirrorError):
-    pass
-
-
 def _env(name: str | None) -> str | None:
     return os.environ.get(name) if name else None
 
 
-def _aws_password(kind: str, profile: str | None, region: str | None) -> str:
-    """A registry password from ECR / ECR Public's GetAuthorizationToken (valid 12 hours)."""
-    import boto3
-
-    session = boto3.Session(profile_name=profile or None)
-    if kind == "ecr-public":
-        # ECR Public's API is only in us-east-1.
-        public = session.client("ecr-public", region_name="us-east-1").get_authorization_token()
-        token = public["authorizationData"]["authorizationToken"]
-    else:
-        private = session.client("ecr", region_name=region).get_authorization_token()
-        token = private["authorizationData"][0]["authorizationToken"]
-    return base64.b64decode(token).decode().split(":", 1)[1]
-
-
-def _from_stack_config(props: dict[str, Any], config: Config | None) -> tuple[str, str]:
-    """A stack-config secret holding ``username:password`` (``pulumi config set --secret``)."""
-    key = str((props.get("credentials") or {}).get("config_key") or "")
-    full = key if ":" in key else f"{naming.PROJECT}:{key}"
-    value = config.get(full) if config is not None else None
-    if not isinstance(value, str) or ":" not in value:
-        raise CredentialsMissing(
-            f"credentials for {props['repository']}: stack config {full} is not set to "
-            "'username:password' (pulumi config set --secret " + full + " USER:PASSWORD)"
-        )
-    user, password = value.split(":", 1)
-    return user, password
-
-
-def _explicit_credentials(
-    props: dict[str, Any], host: str, config: Config | None = None
-) -> dict[str, tuple[str, str]]:
-    creds = props.get("credentials") or {}
-    source = creds.get("source", "docker-config")
-    if source == "stack-config":
-        return {host: _from_stack_config(props, config)}
-    if source == "env":
-        user, password = _env(creds.get("username_env")), _env(creds.get("password_env"))
-        if not user or not password:
-            missing = [
-                n
-                for n, v in (
-                    (creds.get("username_env"), user),
-                    (creds.get("password_env"), password),
-                )
-                if not v
-            ]
-            raise CredentialsMissing(
-                f"credentials for {props['repository']}: environment variable(s) "
-                f"{', '.join(str(m) for m in missing)} not set"
-            )
-        return {host: (user, password)}
-    if source == "aws":
-        region = host.split(".")[3] if props.get("registry_kind") == "ecr" else None
-        return {host: ("AWS", _aws_password(props["registry_kind"], creds.get("profile"), region))}
-    # docker-config: the Docker credential store / MIRRORS_REGISTRY_AUTH_* environment.
-    return {}
-
-
 def _registries(props: dict[str, Any], config: Config | None = None) -> Registries:
-    host = parse_reference(props["repository"]).registry
-    ca = {host: Path(props["ca_file"])} if props.get("ca_file") else None
-    # Plain-HTTP *source* registries come from the environment (tests, local demo); the
-    # destination's from the spec. Neither is ever on by default.
-    insecure = insecure_registries()
-    if props.get("insecure"):
-        insecure.append(host)
-    return Registries(
-        credentials=CredentialStore(_explicit_credentials(props, host, config)),
-        insecure=insecure,
-        ca_files=ca,
-    )
+    # Shared with `mirrors verify` (artifact_mirrors/oci/settings.py): credentials named in the
+    # inputs are read now; missing ones are an error here (a copy must not go anonymous).
+    return registries_for(props, config)
 
 
 def _target(props: dict[str, Any]) -> str:

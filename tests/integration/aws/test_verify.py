@@ -217,9 +217,9 @@ def test_findings_render_as_markdown_and_table(commercial: AwsClients) -> None:
     assert findings_markdown(findings, checked=1) == (
         "**1 AMIs verified: 1 error(s), 0 warning(s)**\n"
         "\n"
-        "| severity | release | key | region | image | check | expected | actual |\n"
-        "|---|---|---|---|---|---|---|---|\n"
-        f"| error | 17.5.3 | oss/x86_64 | us-west-2 | {image} | launch-permissions | public |"
+        "| severity | kind | release | key | where | mirror | check | expected | actual |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
+        f"| error | ami | 17.5.3 | oss/x86_64 | us-west-2 | {image} | launch-permissions | public |"
         " missing public |\n"
     )
     table = findings_table(findings, checked=1)

@@ -43,8 +43,8 @@ YANKED = "yanked: true\nreason: CVE-2026-0001 in the bundled OpenSSL\n"
 REGIONS = [("aws", r) for r in COMMERCIAL_REGIONS] + [("aws-us-gov", r) for r in GOVCLOUD_REGIONS]
 HEADER = [
     "",
-    "| severity | release | key | region | image | check | expected | actual |",
-    "|---|---|---|---|---|---|---|---|",
+    "| severity | kind | release | key | where | mirror | check | expected | actual |",
+    "|---|---|---|---|---|---|---|---|---|",
 ]
 
 # (partition, region, key) -> (mirror image id, clients)
@@ -131,7 +131,7 @@ def test_ami_left_private_is_drift(aws_project: Path, runner: CliRunner) -> None
     assert out.splitlines() == [
         "**8 AMIs verified: 1 error(s), 0 warning(s)**",
         *HEADER,
-        f"| error | 17.0.1 | oss-x86_64 | us-east-1 | {image} | launch-permissions | public"
+        f"| error | ami | 17.0.1 | oss-x86_64 | us-east-1 | {image} | launch-permissions | public"
         " | missing public |",
     ]
 
@@ -149,6 +149,7 @@ def test_ami_left_private_in_the_table(aws_project: Path, runner: CliRunner) -> 
     row = next(line for line in out.splitlines() if image in line)
     assert [c.strip() for c in row.strip("│ ").split("│")] == [
         "error",
+        "ami",
         "17.0.1",
         "oss-x86_64",
         "us-east-1",
@@ -175,6 +176,7 @@ def test_missing_mirror_tag_is_drift(aws_project: Path, runner: CliRunner) -> No
         "schema": "artifact-mirrors/verify/v1",
         "stack": "prod",
         "checked": 8,
+        "images_checked": 0,
         "errors": 1,
         "warnings": 0,
         "findings": [
@@ -187,6 +189,7 @@ def test_missing_mirror_tag_is_drift(aws_project: Path, runner: CliRunner) -> No
                 "check": "tags",
                 "expected": f"mirror-of={FIPS_SOURCE}@us-west-2",
                 "actual": "mirror-of missing",
+                "kind": "ami",
             }
         ],
     }
@@ -204,8 +207,8 @@ def test_yanked_release_still_public_is_drift(aws_project: Path, runner: CliRunn
     assert out.splitlines() == [
         "**8 AMIs verified: 1 error(s), 0 warning(s)**",
         *HEADER,
-        f"| error | 17.0.1 | oss-x86_64 | us-gov-east-1 | {image} | launch-permissions | private"
-        " | unexpected public |",
+        f"| error | ami | 17.0.1 | oss-x86_64 | us-gov-east-1 | {image} | launch-permissions"
+        " | private | unexpected public |",
     ]
 
 
@@ -222,7 +225,7 @@ def test_mirror_missing_from_outputs_is_a_warning(aws_project: Path, runner: Cli
     assert out.splitlines() == [
         "**7 AMIs verified: 0 error(s), 1 warning(s)**",
         *HEADER,
-        "| warning | 17.0.1 | oss-x86_64 | us-west-2 | - | deployed | in stack outputs (aws)"
+        "| warning | ami | 17.0.1 | oss-x86_64 | us-west-2 | - | deployed | in stack outputs (aws)"
         " | not deployed: run pulumi preview |",
     ]
 
@@ -329,6 +332,6 @@ def test_release_without_manifest_checks_what_the_outputs_imply(
     assert out.splitlines() == [
         "**1 AMIs verified: 0 error(s), 1 warning(s)**",
         *HEADER,
-        "| warning | 17.0.2 | - | - | - | manifest | manifest for 17.0.2 | missing: only release"
-        " and edition tags checked |",
+        "| warning | ami | 17.0.2 | - | - | - | manifest | manifest for 17.0.2 | missing: only"
+        " release and edition tags checked |",
     ]

@@ -31,8 +31,8 @@ def test_errors_sort_before_warnings_and_pipes_are_escaped() -> None:
 
     assert text.splitlines()[0] == "**AMIs verified: 1 error(s), 1 warning(s)**"
     assert text.splitlines()[4:] == [
-        "| error | 1 | k | r | ami-2 | tags | x=a\\|b | x missing |",
-        "| warning | 1 | k | r | ami-1 | deprecation | a | b |",
+        "| error | ami | 1 | k | r | ami-2 | tags | x=a\\|b | x missing |",
+        "| warning | ami | 1 | k | r | ami-1 | deprecation | a | b |",
     ]
 
 

@@ -1,0 +1,568 @@
+"""`mirrors verify`, image half: does every mirrored tag still point where the stack put it?
+
+Inputs are the stack outputs (``pulumi stack output --json``) and the spec plus manifests:
+
+- ``releases.<version>.images``: ``{"<repository>:<tag>": digest}`` (components/release.py), and
+  ``releases.<version>.yanked``;
+- ``floating_tags``: ``{"<repository>:<tag>": {release, digest, published}}``
+  (components/program.py);
+- the spec says which registry a repository belongs to (credentials, CA file, plain HTTP) and the
+  image's first-party source (for ``--deep``).
+
+Checks, one HEAD per tag (HEAD is free of Docker Hub's pull quota,
+https://docs.docker.com/docker-hub/usage/pulls/):
+
+- release tag of a live release: resolves to the recorded digest (else ``missing`` / ``moved``);
+- release tag of a yanked release (outputs or manifest say so): absent;
+- floating tag: published -> its recorded digest; unpublished -> absent.
+
+``deep``, once per (registry, repository, digest) that passed: the mirror serves every manifest
+of the tree (index and children) with the source's exact bytes, and every cosign
+``.sig/.att/.sbom`` tag the source has for those manifests exists at the mirror with the same
+digest (the copier copies them all: artifact_mirrors/oci/copy.py).
+
+Warnings (exit 0): tags the manifests ask for that the outputs do not list, floating tags the
+manifests would move, a deployed digest that differs from the manifest. All mean "the stack is
+behind the repository: run pulumi preview", not that a mirror drifted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+from artifact_mirrors.aws.types import Finding, Severity
+from artifact_mirrors.command_errors import BadInputError, located
+from artifact_mirrors.floating import compute_floating
+from artifact_mirrors.oci import ops
+from artifact_mirrors.oci.client import Registries, RegistryClient
+from artifact_mirrors.oci.copy import COSIGN_SUFFIXES, cosign_tag
+from artifact_mirrors.oci.env import insecure_registries
+from artifact_mirrors.oci.errors import MirrorError
+from artifact_mirrors.oci.reference import parse_reference, validate_digest
+from artifact_mirrors.oci.settings import ConfigLookup, registries_for
+from artifact_mirrors.spec.model import Image, Project, Registry
+
+KIND = "image"
+UNKNOWN = "-"  # image / registry name of a repository the spec does not list
+
+CHECK_TAG = "tag"
+CHECK_YANKED = "yanked"
+CHECK_FLOATING = "floating"
+CHECK_MANIFEST = "manifest"
+CHECK_SIGNATURE = "signature"
+CHECK_DEPLOYED = "deployed"
+
+ABSENT = "absent"
+MISSING = "missing"
+NOT_DEPLOYED = "not deployed: run pulumi preview"
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class ExpectedTag:
+    """What `mirrors verify` expects of one mirrored tag."""
+
+    release: str  # the release it belongs to (floating tags: the release it points at)
+    image: str  # the spec's image name, or "-"
+    registry: str  # the spec's registry name, or "-"
+    repository: str  # as in the outputs, e.g. docker.io/gravitational/teleport-distroless
+    tag: str
+    digest: str
+    present: bool  # False: the tag must not exist (yanked release, unpublished floating tag)
+    floating: bool
+    source: str | None = None  # the first-party repository (None: not in the spec)
+    signatures: bool = True
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+    @property
+    def check(self) -> str:
+        if self.floating:
+            return CHECK_FLOATING
+        return CHECK_TAG if self.present else CHECK_YANKED
+
+
+def _finding(
+    t: ExpectedTag,
+    severity: Severity,
+    check: str,
+    expected: str,
+    actual: str,
+    mirror: str | None = None,
+) -> Finding:
+    return Finding(
+        severity,
+        t.release,
+        t.image,
+        t.registry,
+        mirror or t.reference,
+        check,
+        expected,
+        actual,
+        kind=KIND,
+    )
+
+
+# ---- expectations from the outputs and the spec --------------------------------------------------
+
+Where = tuple[Registry, Image]
+
+
+def spec_repositories(project: Project) -> dict[str, Where]:
+    """Destination repository (as the outputs name it) -> its registry and image in the spec."""
+    spec = project.spec
+    out: dict[str, Where] = {}
+    for image in spec.images.values():
+        for name in image.registries:
+            reg = spec.registries[name]
+            out[reg.repository(image.repository)] = (reg, image)
+    return out
+
+
+def _split(ref: object, where: str, path: str) -> tuple[str, str]:
+    hint = "keys read REPOSITORY:TAG, e.g. docker.io/gravitational/teleport:17.0.1"
+    if not isinstance(ref, str):
+        raise BadInputError(located(where, "not a REPOSITORY:TAG reference", ref, hint, path=path))
+    try:
+        parsed = parse_reference(ref)
+    except MirrorError as exc:
+        raise BadInputError(located(where, str(exc), ref, hint, path=path)) from None
+    if parsed.tag is None or parsed.digest is not None:
+        raise BadInputError(located(where, "not a REPOSITORY:TAG reference", ref, hint, path=path))
+    return ref[: -len(parsed.tag) - 1], parsed.tag
+
+
+def _digest(value: object, where: str, path: str) -> str:
+    hint = "run `pulumi up` to finish the copy"
+    if not isinstance(value, str):
+        raise BadInputError(located(where, "not a digest", value, hint, path=path))
+    try:
+        return validate_digest(value)
+    except MirrorError:
+        raise BadInputError(located(where, "not a digest", value, hint, path=path)) from None
+
+
+def _mapping(value: object, where: str, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise BadInputError(located(where, "must be a mapping", value, "see README", path=path))
+    return value
+
+
+def _published(value: object, where: str, path: str) -> bool:
+    # components/program.py exports "true"/"false" strings; accept real booleans too.
+    if value in (True, "true"):
+        return True
+    if value in (False, "false"):
+        return False
+    raise BadInputError(located(where, "must be true or false", value, "see README", path=path))
+
+
+def _expected(
+    index: Mapping[str, Where],
+    release: str,
+    repository: str,
+    tag: str,
+    digest: str,
+    *,
+    present: bool,
+    floating: bool,
+) -> ExpectedTag:
+    found = index.get(repository)
+    if found is None:
+        return ExpectedTag(
+            release, UNKNOWN, UNKNOWN, repository, tag, digest, present, floating, None, False
+        )
+    reg, image = found
+    return ExpectedTag(
+        release,
+        image.name,
+        reg.name,
+        repository,
+        tag,
+        digest,
+        present,
+        floating,
+        image.source,
+        image.signatures,
+    )
+
+
+def image_expectations(
+    project: Project, outputs: Any, where: str
+) -> tuple[list[ExpectedTag], list[Finding]]:
+    """Every tag the outputs record, plus warnings where the manifests have moved on.
+
+    ``outputs`` has passed :func:`artifact_mirrors.verify_cmd.parse_outputs` (``releases`` is a
+    mapping of mappings); every other shape problem is a located exit-2 error.
+    """
+    index = spec_repositories(project)
+    expected: list[ExpectedTag] = []
+    notes: list[Finding] = []
+    for version, rec in sorted(outputs["releases"].items()):
+        version = str(version)
+        if "images" not in rec:
+            continue
+        manifest = project.release(version)
+        yanked = rec.get("yanked") is True or (manifest is not None and manifest.yanked)
+        images = _mapping(rec["images"], where, f"releases.{version}.images")
+        for ref, value in images.items():
+            path = f"releases.{version}.images.{ref}"
+            repository, tag = _split(ref, where, path)
+            t = _expected(
+                index,
+                version,
+                repository,
+                tag,
+                _digest(value, where, path),
+                present=not yanked,
+                floating=False,
+            )
+            expected.append(t)
+            pinned = manifest.images.get(t.image) if manifest is not None else None
+            if pinned is not None and pinned.digest != t.digest:
+                notes.append(
+                    _finding(
+                        t,
+                        Severity.WARNING,
+                        CHECK_DEPLOYED,
+                        f"{pinned.digest} (manifest)",
+                        f"{t.digest} deployed: run pulumi preview",
+                    )
+                )
+        # What the manifest asks for that the stack does not list: not deployed (yet).
+        for name in manifest.images if manifest is not None else ():
+            image = project.spec.images.get(name)
+            for reg_name in image.registries if image is not None else ():
+                assert image is not None
+                reg = project.spec.registries[reg_name]
+                ref = f"{reg.repository(image.repository)}:{version}"
+                if ref not in images:
+                    notes.append(
+                        Finding(
+                            Severity.WARNING,
+                            version,
+                            name,
+                            reg_name,
+                            ref,
+                            CHECK_DEPLOYED,
+                            "in stack outputs",
+                            NOT_DEPLOYED,
+                            kind=KIND,
+                        )
+                    )
+
+    if "floating_tags" in outputs:
+        floating = _mapping(outputs["floating_tags"], where, "floating_tags")
+        for ref, rec in floating.items():
+            path = f"floating_tags.{ref}"
+            repository, tag = _split(ref, where, path)
+            rec = _mapping(rec, where, path)
+            expected.append(
+                _expected(
+                    index,
+                    str(rec.get("release", UNKNOWN)),
+                    repository,
+                    tag,
+                    _digest(rec.get("digest"), where, f"{path}.digest"),
+                    present=_published(rec.get("published"), where, f"{path}.published"),
+                    floating=True,
+                )
+            )
+        notes += _floating_behind(project, floating)
+    return expected, notes
+
+
+def _floating_behind(project: Project, deployed: Mapping[str, Any]) -> list[Finding]:
+    """Floating tags the manifests would point elsewhere (or add): the next update moves them."""
+    spec = project.spec
+    notes: list[Finding] = []
+    for ft in compute_floating(spec.images.values(), project.releases):
+        image = spec.images[ft.image]
+        for reg_name in image.registries:
+            ref = f"{spec.registries[reg_name].repository(image.repository)}:{ft.tag}"
+            want = ft.digest if ft.published else ABSENT
+            rec = deployed.get(ref)
+            if rec is None:
+                actual = NOT_DEPLOYED
+            else:
+                got = rec.get("digest") if rec.get("published") in (True, "true") else ABSENT
+                if got == want:
+                    continue
+                actual = f"{got} deployed: run pulumi preview"
+            notes.append(
+                Finding(
+                    Severity.WARNING,
+                    ft.release,
+                    ft.image,
+                    reg_name,
+                    ref,
+                    CHECK_DEPLOYED,
+                    f"{want} (manifests)",
+                    actual,
+                    kind=KIND,
+                )
+            )
+    return notes
+
+
+# ---- registries ----------------------------------------------------------------------------------
+
+
+class RegistryPool:
+    """One :class:`Registries` per destination registry of the spec (its credentials, CA file,
+    plain HTTP), one for repositories the spec does not know and one for the first-party sources.
+
+    Credentials the spec names but that are not available here (a stack-config secret, unset
+    environment variables) fall back to the Docker credential store and anonymous access: the
+    mirrors are public, and what anonymous users see is what verify should prove.
+    """
+
+    def __init__(self, project: Project, config: ConfigLookup | None = None) -> None:
+        self._registries = project.spec.registries
+        self._config = config
+        self._made: dict[str, Registries] = {}
+        self._lock = threading.Lock()
+
+    def for_tag(self, t: ExpectedTag) -> Registries:
+        with self._lock:
+            regs = self._made.get(t.registry)
+            if regs is None:
+                reg = self._registries.get(t.registry)
+                props: dict[str, Any] = {"repository": t.repository}
+                if reg is not None:
+                    props.update(
+                        registry_kind=reg.kind,
+                        insecure=reg.insecure,
+                        ca_file=reg.ca_file,
+                        credentials=reg.credentials.names(),
+                    )
+                regs = registries_for(props, self._config, required=False)
+                self._made[t.registry] = regs
+            return regs
+
+    def sources(self) -> Registries:
+        with self._lock:
+            regs = self._made.get("")
+            if regs is None:
+                # First-party sources: Docker credential store / environment, plain HTTP only
+                # for MIRRORS_INSECURE_REGISTRIES (local stand-ins), as `mirrors release add`.
+                regs = Registries(insecure=insecure_registries())
+                self._made[""] = regs
+            return regs
+
+    def close(self) -> None:
+        with self._lock:
+            for regs in self._made.values():
+                regs.close()
+            self._made.clear()
+
+    def __enter__(self) -> RegistryPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---- checks --------------------------------------------------------------------------------------
+
+
+def _known_releases(expected: Iterable[ExpectedTag]) -> dict[tuple[str, str], str]:
+    """(repository, digest) -> the release(s) whose tag names it, to explain a moved tag."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for t in expected:
+        if not t.floating:
+            seen.setdefault((t.repository, t.digest), set()).add(t.release)
+    return {k: ", ".join(sorted(v)) for k, v in seen.items()}
+
+
+def _check_tag(
+    t: ExpectedTag, pool: RegistryPool, known: Mapping[tuple[str, str], str]
+) -> tuple[list[Finding], bool]:
+    """Findings for one tag, and whether it points where it should (so --deep may look deeper)."""
+    want = t.digest if t.present else ABSENT
+    try:
+        live = ops.resolve(t.reference, registries=pool.for_tag(t))
+    except (MirrorError, OSError) as exc:
+        return [_finding(t, Severity.ERROR, t.check, want, f"cannot check: {exc}")], False
+    if t.present and live == t.digest:
+        return [], True
+    if not t.present and live is None:
+        return [], False
+    if live is None:
+        actual = MISSING
+    else:
+        # Name the release a foreign digest belongs to: "points at <digest> (17.0.0)" says at
+        # once that a floating tag was left behind rather than overwritten by a stranger.
+        release = known.get((t.repository, live))
+        named = f"{live} ({release})" if release and release != t.release else live
+        if not t.present:
+            actual = f"present: {named}"
+        else:
+            actual = f"points at {named}" if t.floating else f"moved to {named}"
+    return [_finding(t, Severity.ERROR, t.check, want, actual)], False
+
+
+def _check_deep(t: ExpectedTag, pool: RegistryPool) -> list[Finding]:
+    """The mirror's manifest tree and cosign tags against the first-party source's."""
+    if t.source is None:
+        return [
+            _finding(
+                t,
+                Severity.WARNING,
+                CHECK_MANIFEST,
+                "the source in the spec",
+                "repository not in the spec: not compared",
+            )
+        ]
+    src = parse_reference(t.source)
+    dst = parse_reference(t.repository)
+    findings: list[Finding] = []
+    try:
+        src_c = pool.sources().client(src.registry)
+        dst_c = pool.for_tag(t).client(dst.registry)
+        tree: list[str] = []
+        pending = [t.digest]
+        while pending:
+            digest = pending.pop(0)
+            tree.append(digest)
+            at = f"{t.repository}@{digest}"
+            # Fetched by digest, so each side is also checked against the digest on the way.
+            source = src_c.find_manifest(src.repository, digest)
+            if source is None:
+                findings.append(
+                    _finding(
+                        t,
+                        Severity.WARNING,
+                        CHECK_MANIFEST,
+                        f"at {t.source}",
+                        "gone from the source: not compared",
+                        at,
+                    )
+                )
+                continue
+            mirror = dst_c.find_manifest(dst.repository, digest)
+            if mirror is None:
+                findings.append(_finding(t, Severity.ERROR, CHECK_MANIFEST, "present", MISSING, at))
+            elif mirror.raw != source.raw:
+                findings.append(
+                    _finding(
+                        t,
+                        Severity.ERROR,
+                        CHECK_MANIFEST,
+                        f"{len(source.raw)} bytes as at the source",
+                        f"{len(mirror.raw)} different bytes",
+                        at,
+                    )
+                )
+            pending += [child.digest for child in source.children]
+        if t.signatures:
+            for digest in tree:
+                for suffix in COSIGN_SUFFIXES:
+                    findings += _check_attachment(
+                        t, src_c, src.repository, dst_c, dst.repository, digest, suffix
+                    )
+    except (MirrorError, OSError) as exc:
+        findings.append(
+            _finding(t, Severity.ERROR, CHECK_MANIFEST, "comparable", f"cannot check: {exc}")
+        )
+    return findings
+
+
+def _check_attachment(
+    t: ExpectedTag,
+    src_c: RegistryClient,
+    src_repo: str,
+    dst_c: RegistryClient,
+    dst_repo: str,
+    digest: str,
+    suffix: str,
+) -> list[Finding]:
+    tag = cosign_tag(digest, suffix)
+    at_source = src_c.head_manifest(src_repo, tag)
+    if at_source is None:
+        return []
+    at_mirror = dst_c.head_manifest(dst_repo, tag)
+    mirror = f"{t.repository}:{tag}"
+    if at_mirror is None:
+        return [_finding(t, Severity.ERROR, CHECK_SIGNATURE, at_source.digest, MISSING, mirror)]
+    if at_mirror.digest != at_source.digest:
+        # cosign rewrites the .sig manifest when a signature is added at the source later.
+        return [
+            _finding(
+                t,
+                Severity.WARNING,
+                CHECK_SIGNATURE,
+                at_source.digest,
+                f"{at_mirror.digest}: the source changed since the copy; copy again",
+                mirror,
+            )
+        ]
+    return []
+
+
+def _map_warm(
+    threads: ThreadPoolExecutor,
+    fn: Callable[[ExpectedTag], R],
+    items: Sequence[ExpectedTag],
+    group: Callable[[ExpectedTag], str],
+) -> list[R]:
+    """``threads.map(fn, items)``, but the first item of each group (registry) runs alone first.
+
+    A client learns a registry's auth scheme from its first 401; parallel first requests would
+    all get that 401 at once and only one of them is retried with credentials
+    (artifact_mirrors/oci/client.py ``_handle_challenge``), so each registry is warmed up first.
+    """
+    results: dict[int, R] = {}
+    seen: set[str] = set()
+    rest: list[int] = []
+    for i, item in enumerate(items):
+        key = group(item)
+        if key in seen:
+            rest.append(i)
+        else:
+            seen.add(key)
+            results[i] = fn(item)
+    for i, result in zip(rest, threads.map(fn, [items[i] for i in rest]), strict=True):
+        results[i] = result
+    return [results[i] for i in range(len(items))]
+
+
+def _host(repository: str) -> str:
+    return parse_reference(repository).registry
+
+
+def verify_image_tags(
+    expected: Sequence[ExpectedTag],
+    pool: RegistryPool,
+    *,
+    deep: bool = False,
+    workers: int = 8,
+) -> list[Finding]:
+    """Check every tag (in parallel: mostly HEADs); ``deep`` compares with the sources too."""
+    known = _known_releases(expected)
+    findings: list[Finding] = []
+    with ThreadPoolExecutor(max_workers=workers) as threads:
+        check_tag = partial(_check_tag, pool=pool, known=known)
+        results = _map_warm(threads, check_tag, expected, lambda t: _host(t.repository))
+        passed: dict[tuple[str, str, str], ExpectedTag] = {}
+        for t, (found, ok) in zip(expected, results, strict=True):
+            findings += found
+            # The release tag and its floating tags share one tree: compare it once.
+            if ok and deep:
+                key = (t.registry, t.repository, t.digest)
+                if key not in passed or passed[key].floating:
+                    passed[key] = t
+        if deep:
+            trees = list(passed.values())
+            check_deep = partial(_check_deep, pool=pool)
+            for found in _map_warm(threads, check_deep, trees, lambda t: _host(t.source or "-")):
+                findings += found
+    return findings
