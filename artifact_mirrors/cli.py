@@ -6,13 +6,14 @@ Exit codes: 0 ok, 1 the operation failed, 2 bad input (one located line per prob
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
+from artifact_mirrors.cli_common import Format, ProjectDirOpt, display, project_root, stdout_console
+from artifact_mirrors.command_errors import BadInputError
 from artifact_mirrors.spec.errors import SpecErrors
 
 if TYPE_CHECKING:
@@ -29,17 +30,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Plans are read in CI logs and pasted into reviews: don't squeeze tables to 80 columns there.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+out = stdout_console()
 err = Console(stderr=True, highlight=False)
 
 BAD_INPUT = 2
-
-
-class Format(StrEnum):
-    table = "table"
-    markdown = "markdown"
-    json = "json"
 
 
 def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
@@ -47,33 +41,11 @@ def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
     return typer.Exit(code)
 
 
-def find_project_dir(start: Path) -> Path | None:
-    for d in (start, *start.parents):
-        if (d / "Pulumi.yaml").is_file():
-            return d
-    return None
-
-
-ProjectDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--project-dir",
-        "-C",
-        help="Project directory (holds Pulumi.yaml). Default: the nearest one above the cwd.",
-        file_okay=False,
-    ),
-]
-
-
 def _project_dir(project_dir: Path | None) -> Path:
-    found = project_dir or find_project_dir(Path.cwd())
-    if found is None or not (found / "Pulumi.yaml").is_file():
-        where = project_dir or Path.cwd()
-        raise fail(
-            f"{where}: no Pulumi.yaml here or above (got {where}). "
-            "Hint: run inside the project or pass --project-dir"
-        )
-    return found.resolve()
+    try:
+        return project_root(project_dir)
+    except BadInputError as exc:
+        raise fail(str(exc)) from None
 
 
 def _load(spec: Path, releases: Path) -> Project:
@@ -84,13 +56,6 @@ def _load(spec: Path, releases: Path) -> Project:
         return load_project(spec, releases)
     except SpecErrors as exc:
         raise fail(str(exc)) from None
-
-
-def _display(path: Path, base: Path) -> Path:
-    try:
-        return path.relative_to(base)
-    except ValueError:
-        return path
 
 
 @app.command()
@@ -106,8 +71,8 @@ def validate(
 ) -> None:
     """Check the mirror spec and every release manifest; print one located line per problem."""
     root = _project_dir(project_dir)
-    spec_file = _display(spec or root / "mirrors/destinations.yaml", Path.cwd())
-    releases_dir = _display(releases or root / "mirrors/releases", Path.cwd())
+    spec_file = display(spec or root / "mirrors/destinations.yaml")
+    releases_dir = display(releases or root / "mirrors/releases")
     project = _load(spec_file, releases_dir)
     s = project.spec
     regions = sum(len(p.regions) for p in s.amis.partitions.values()) if s.amis else 0
@@ -160,7 +125,7 @@ def plan(
             p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml")
         )
         raise fail(
-            f"{_display(stack_file, Path.cwd())}: stack not found (got {stack}). "
+            f"{display(stack_file)}: stack not found (got {stack}). "
             f"Hint: stacks here: {', '.join(known) or 'none'}"
         )
     resources, meta = _render(root, stack)
@@ -207,7 +172,7 @@ def _render(root: Path, stack: str) -> tuple[list[Any], dict[str, dict[str, Any]
     spec_rel = config.get(f"{program.CONFIG_NAMESPACE}:spec") or program.DEFAULT_SPEC
     rel_rel = config.get(f"{program.CONFIG_NAMESPACE}:releasesDir") or program.DEFAULT_RELEASES
     # Validate first so bad input gets the located one-line errors, not a Pulumi RunError.
-    project = _load(_display(root / spec_rel, Path.cwd()), _display(root / rel_rel, Path.cwd()))
+    project = _load(display(root / spec_rel), display(root / rel_rel))
     try:
         resources = mockrun.render(root, stack, config)
     except pulumi.RunError as exc:

@@ -10,14 +10,19 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from artifact_mirrors.cli_common import (
+    Format,
+    ProjectDirOpt,
+    display,
+    project_root,
+    stdout_console,
+)
 from artifact_mirrors.command_errors import (
     BadInputError,
     CommandError,
@@ -35,17 +40,6 @@ if TYPE_CHECKING:
 # and `mirrors plan` do not pay for them.
 
 VERIFY_SCHEMA = "artifact-mirrors/verify/v1"  # = verify_cmd.SCHEMA (tested)
-
-
-class Format(StrEnum):
-    table = "table"
-    markdown = "markdown"
-    json = "json"
-
-
-def _stdout() -> Console:
-    # Read in CI logs and pasted into reviews: don't squeeze tables to 80 columns there.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 @contextmanager
@@ -71,40 +65,6 @@ def _command() -> Iterator[None]:
         typer.echo(f"AWS request failed: {' '.join(str(exc).split())}", err=True)
         raise typer.Exit(OperationFailedError.exit_code) from None
 
-
-def _display(path: Path) -> Path:
-    try:
-        return path.relative_to(Path.cwd())
-    except ValueError:
-        return path
-
-
-def _project_root(project_dir: Path | None) -> Path:
-    start = (project_dir or Path.cwd()).resolve()
-    candidates = (start,) if project_dir else (start, *start.parents)
-    for d in candidates:
-        if (d / "Pulumi.yaml").is_file():
-            return d
-    where = project_dir or Path.cwd()
-    raise BadInputError(
-        located(
-            str(where),
-            "no Pulumi.yaml here or above",
-            str(where),
-            "run inside the project or pass --project-dir",
-        )
-    )
-
-
-ProjectDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--project-dir",
-        "-C",
-        help="Project directory (holds Pulumi.yaml). Default: the nearest one above the cwd.",
-        file_okay=False,
-    ),
-]
 
 release_app = typer.Typer(
     name="release",
@@ -184,11 +144,11 @@ def release_add_command(
     from artifact_mirrors.spec.load import load_spec
 
     with _command():
-        root = _project_root(project_dir)
-        spec_file = _display(spec or root / "mirrors/destinations.yaml")
-        releases_dir = _display(releases or root / "mirrors/releases")
+        root = project_root(project_dir)
+        spec_file = display(spec or root / "mirrors/destinations.yaml")
+        releases_dir = display(releases or root / "mirrors/releases")
         release_add.check_version(version)
-        target = _display(release_add.manifest_path(releases_dir, version))
+        target = display(release_add.manifest_path(releases_dir, version))
         if not releases_dir.is_dir():
             raise BadInputError(
                 located(
@@ -204,9 +164,9 @@ def release_add_command(
 
         if from_json is not None:
             resolver = release_add.json_image_resolver(
-                from_json, _display(from_json), the_spec, version
+                from_json, display(from_json), the_spec, version
             )
-            images_how = f"from {_display(from_json)} (--from-json)"
+            images_how = f"from {display(from_json)} (--from-json)"
         else:
             resolver, how = release_add.default_image_resolver()
             images_how = f"each image's SOURCE:{version} tag resolved to a digest by {how}"
@@ -242,7 +202,7 @@ def release_add_command(
         table.add_column("detail", overflow="fold")
         for row in release_add.summary_rows(resolved):
             table.add_row(*row)
-        console = _stdout()
+        console = stdout_console()
         console.print(table)
         console.print(
             f"wrote {target}: {len(images)} images, {len(amis)} AMIs. Review with "
@@ -318,7 +278,7 @@ def verify_command(
                     "leave both out to check images and AMIs",
                 )
             )
-        root = _project_root(project_dir)
+        root = project_root(project_dir)
         stack_file = verify_cmd.stack_file(root, stack)
         if not stack_file.is_file():
             known = sorted(
@@ -327,17 +287,17 @@ def verify_command(
             )
             raise BadInputError(
                 located(
-                    str(_display(stack_file)),
+                    str(display(stack_file)),
                     "stack not found",
                     stack,
                     f"stacks here: {', '.join(known) or 'none'}",
                 )
             )
-        spec_file, releases_dir = verify_cmd.stack_paths(root, stack, _display(stack_file))
-        project = load_project(_display(spec_file), _display(releases_dir))
+        spec_file, releases_dir = verify_cmd.stack_paths(root, stack, display(stack_file))
+        project = load_project(display(spec_file), display(releases_dir))
         if outputs is not None:
-            where = str(_display(outputs))
-            raw = verify_cmd.read_outputs_file(outputs, _display(outputs))
+            where = str(display(outputs))
+            raw = verify_cmd.read_outputs_file(outputs, display(outputs))
         else:
             where = f"pulumi stack output --json --stack {stack}"
             raw = verify_cmd.pulumi_outputs(stack, root)
@@ -376,7 +336,7 @@ def verify_command(
         elif fmt is Format.markdown:
             sys.stdout.write(findings_markdown(findings, amis_checked, tags_checked))
         else:
-            _stdout().print(findings_table(findings, amis_checked, tags_checked))
+            stdout_console().print(findings_table(findings, amis_checked, tags_checked))
     if verify_cmd.has_errors(findings):
         raise typer.Exit(OperationFailedError.exit_code)
 
