@@ -8,38 +8,25 @@ Credentials come from the Docker credential store and ``MIRRORS_REGISTRY_AUTH_*`
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
-from artifact_mirrors.oci import (
-    Copier,
-    CopyResult,
-    InvalidReference,
-    MirrorError,
-    ProgressEvent,
-    Reference,
-    Registries,
-    RegistryError,
-    parse_reference,
-    resolve,
-)
+# The OCI engine (httpx and friends, ~70 ms of imports) and rich's progress bars load when a copy
+# runs, not when `mirrors` starts for another command or `--help`.
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from artifact_mirrors.oci import CopyResult, ProgressEvent, Reference
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+# Same as the library's default (artifact_mirrors.oci.copy.DEFAULT_CONCURRENCY), which typer
+# needs as a literal before the engine is imported.
+DEFAULT_CONCURRENCY = 6
 
 
 def _bad_input(what: str, problem: str, value: str, hint: str) -> NoReturn:
@@ -55,6 +42,8 @@ def _failed(message: str) -> NoReturn:
 
 
 def _parse(what: str, value: str) -> Reference:
+    from artifact_mirrors.oci import InvalidReference, parse_reference
+
     try:
         return parse_reference(value)
     except InvalidReference as exc:
@@ -80,9 +69,23 @@ def _ca_files(values: list[str], hosts: tuple[str, ...]) -> dict[str, Path]:
 
 
 class _Bars:
-    """Rich progress: bytes and blobs. Callbacks arrive from worker threads; rich locks."""
+    """Rich progress: bytes and blobs. Callbacks arrive from worker threads; rich locks.
+
+    Only built for a terminal: elsewhere (CI logs, the bench) rich would draw nothing, and the
+    copier skips progress events altogether when it has no callback.
+    """
 
     def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TransferSpeedColumn,
+        )
+
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -90,17 +93,24 @@ class _Bars:
             TransferSpeedColumn(),
             TimeElapsedColumn(),
             console=console,
-            disable=not console.is_terminal,
         )
         self.blobs = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             console=console,
-            disable=not console.is_terminal,
         )
-        self.bytes_task: TaskID = self.progress.add_task("bytes", total=0)
-        self.blobs_task: TaskID = self.blobs.add_task("blobs", total=0)
+        self.bytes_task = self.progress.add_task("bytes", total=0)
+        self.blobs_task = self.blobs.add_task("blobs", total=0)
+
+    def __enter__(self) -> _Bars:
+        self.progress.start()
+        self.blobs.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.blobs.stop()
+        self.progress.stop()
 
     def __call__(self, event: ProgressEvent) -> None:
         if event.bytes_total or event.bytes_done:
@@ -120,6 +130,8 @@ class _Bars:
 
 
 def _summary(result: CopyResult) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"mirrors copy: {result.destination}", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
@@ -167,9 +179,11 @@ def copy_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, max=32, help="Parallel blob transfers")
-    ] = 4,
+    ] = DEFAULT_CONCURRENCY,
 ) -> None:
     """Copy an image (every platform, attestation and signature) by digest; the tag moves last."""
+    from artifact_mirrors.oci import Copier, MirrorError, Registries, RegistryError, resolve
+
     src_ref = _parse("SRC", src)
     if src_ref.tag is None and src_ref.digest is None:
         _bad_input(
@@ -191,10 +205,9 @@ def copy_command(
                 if digest is None:
                     _failed(f"{src_ref}: tag not found")
                 pinned = src_ref.with_digest(digest)
-            bars = _Bars(console)
+            bars = _Bars(console) if console.is_terminal else None
             with (
-                bars.progress,
-                bars.blobs,
+                bars or nullcontext(),
                 Copier(regs, concurrency=concurrency, progress=bars) as copier,
             ):
                 result = copier.copy_image(

@@ -12,7 +12,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from artifact_mirrors.oci.client import Registries
-from artifact_mirrors.oci.copy import Copier, CopyResult, ProgressCallback, platforms_of
+from artifact_mirrors.oci.copy import (
+    DEFAULT_CONCURRENCY,
+    Copier,
+    CopyResult,
+    ProgressCallback,
+    platforms_of,
+)
 from artifact_mirrors.oci.errors import InvalidReference, MirrorError, RegistryError
 from artifact_mirrors.oci.reference import Reference, parse_reference
 
@@ -160,7 +166,7 @@ def copy_image(
     referrers: bool | None = None,
     registries: Registries | None = None,
     progress: ProgressCallback | None = None,
-    concurrency: int = 4,
+    concurrency: int = DEFAULT_CONCURRENCY,
     mount_hints: Mapping[str, Iterable[str]] | None = None,
 ) -> CopyResult:
     """Copy one image by digest (see :meth:`Copier.copy_image`)."""
