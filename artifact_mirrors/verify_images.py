@@ -29,11 +29,11 @@ behind the repository: run pulumi preview", not that a mirror drifted.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from artifact_mirrors.aws.types import Finding, Severity
 from artifact_mirrors.command_errors import BadInputError, located
@@ -60,8 +60,6 @@ CHECK_DEPLOYED = "deployed"
 ABSENT = "absent"
 MISSING = "missing"
 NOT_DEPLOYED = "not deployed: run pulumi preview"
-
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -508,37 +506,6 @@ def _check_attachment(
     return []
 
 
-def _map_warm(
-    threads: ThreadPoolExecutor,
-    fn: Callable[[ExpectedTag], R],
-    items: Sequence[ExpectedTag],
-    group: Callable[[ExpectedTag], str],
-) -> list[R]:
-    """``threads.map(fn, items)``, but the first item of each group (registry) runs alone first.
-
-    A client learns a registry's auth scheme from its first 401; parallel first requests would
-    all get that 401 at once and only one of them is retried with credentials
-    (artifact_mirrors/oci/client.py ``_handle_challenge``), so each registry is warmed up first.
-    """
-    results: dict[int, R] = {}
-    seen: set[str] = set()
-    rest: list[int] = []
-    for i, item in enumerate(items):
-        key = group(item)
-        if key in seen:
-            rest.append(i)
-        else:
-            seen.add(key)
-            results[i] = fn(item)
-    for i, result in zip(rest, threads.map(fn, [items[i] for i in rest]), strict=True):
-        results[i] = result
-    return [results[i] for i in range(len(items))]
-
-
-def _host(repository: str) -> str:
-    return parse_reference(repository).registry
-
-
 def verify_image_tags(
     expected: Sequence[ExpectedTag],
     pool: RegistryPool,
@@ -551,7 +518,7 @@ def verify_image_tags(
     findings: list[Finding] = []
     with ThreadPoolExecutor(max_workers=workers) as threads:
         check_tag = partial(_check_tag, pool=pool, known=known)
-        results = _map_warm(threads, check_tag, expected, lambda t: _host(t.repository))
+        results = list(threads.map(check_tag, expected))
         passed: dict[tuple[str, str, str], ExpectedTag] = {}
         for t, (found, ok) in zip(expected, results, strict=True):
             findings += found
@@ -563,6 +530,6 @@ def verify_image_tags(
         if deep:
             trees = list(passed.values())
             check_deep = partial(_check_deep, pool=pool)
-            for found in _map_warm(threads, check_deep, trees, lambda t: _host(t.source or "-")):
+            for found in threads.map(check_deep, trees):
                 findings += found
     return findings

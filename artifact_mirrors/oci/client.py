@@ -225,8 +225,16 @@ class RegistryClient:
         self._tokens[scopes] = (token, expiry)
         return token, expiry
 
-    def _handle_challenge(self, header: str, scopes: Sequence[str], repo: str, target: str) -> bool:
-        """Learn the auth scheme from a 401; True if the request is worth sending again."""
+    def _handle_challenge(
+        self, header: str, scopes: Sequence[str], repo: str, target: str, sent: str | None
+    ) -> bool:
+        """Learn the auth scheme from a 401; True if the request is worth sending again.
+
+        ``sent`` is the Authorization header the refused request carried. Concurrent first
+        requests all go out before any 401 taught us the scheme; only one of them changes the
+        mode, so "not the first 401" alone must not fail the others: a request that did not
+        carry what we would send now is retried with it.
+        """
         scheme, params = parse_challenge(header)
         with self._lock:
             if scheme == "bearer":
@@ -234,6 +242,8 @@ class RegistryClient:
                 self._mode, self._challenge = "bearer", params
                 key = tuple(sorted(set(scopes)))
                 if not first and key in self._tokens:
+                    if sent != f"Bearer {self._tokens[key][0]}":
+                        return True  # raced with the request that fetched this token
                     # A token we just used was refused: it expired or lacks the scope.
                     del self._tokens[key]
                     return False
@@ -242,7 +252,8 @@ class RegistryClient:
             if scheme == "basic":
                 first = self._mode != "basic"
                 self._mode = "basic"
-                return first and self._creds() is not None
+                creds = self._creds()
+                return creds is not None and (first or sent != creds.basic_header())
         return False
 
     # -- errors ------------------------------------------------------------------------------
@@ -369,7 +380,7 @@ class RegistryClient:
                         code="UNAUTHORIZED",
                         detail="token expired during upload",
                     )
-                if challenge and self._handle_challenge(challenge, scopes, repo, target):
+                if challenge and self._handle_challenge(challenge, scopes, repo, target, auth):
                     continue
             if resp.status_code in ok or resp.status_code in allow:
                 return resp
