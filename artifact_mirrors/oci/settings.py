@@ -43,14 +43,17 @@ def aws_password(kind: str, profile: str | None, region: str | None) -> str:
     """A registry password from ECR / ECR Public's GetAuthorizationToken (valid 12 hours)."""
     import boto3
 
+    from artifact_mirrors.aws.session import endpoint_url
+
     session = boto3.Session(profile_name=profile or None)
+    endpoint = endpoint_url()  # tests and the local stack point AWS at a moto_server
     if kind == "ecr-public":
         # ECR Public's API is only in us-east-1.
-        public = session.client("ecr-public", region_name="us-east-1").get_authorization_token()
-        token = public["authorizationData"]["authorizationToken"]
+        client = session.client("ecr-public", region_name="us-east-1", endpoint_url=endpoint)
+        token = client.get_authorization_token()["authorizationData"]["authorizationToken"]
     else:
-        private = session.client("ecr", region_name=region).get_authorization_token()
-        token = private["authorizationData"][0]["authorizationToken"]
+        ecr = session.client("ecr", region_name=region, endpoint_url=endpoint)
+        token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
     return base64.b64decode(token).decode().split(":", 1)[1]
 
 
