@@ -19,7 +19,9 @@ only name where they come from, so nothing secret reaches state or the pickled p
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,10 +75,27 @@ def _env(name: str | None) -> str | None:
     return os.environ.get(name) if name else None
 
 
-def _registries(props: dict[str, Any], config: Config | None = None) -> Registries:
-    # Shared with `mirrors verify` (artifact_mirrors/oci/settings.py): credentials named in the
-    # inputs are read now; missing ones are an error here (a copy must not go anonymous).
-    return registries_for(props, config)
+# One Registries (HTTP clients, tokens, TLS) per destination setting for the provider process's
+# life: a preview diffs hundreds of tags, and a fresh client per tag would redo the TLS handshake
+# and the token exchange each time. Credentials named in the inputs are read on first use;
+# missing ones are an error (a copy must never go anonymous).
+_POOL: dict[tuple[str, ...], Registries] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _registries(props: dict[str, Any], config: Config | None) -> Registries:
+    key = (
+        parse_reference(props["repository"]).registry,
+        str(props.get("registry_kind")),
+        json.dumps(props.get("credentials") or {}, sort_keys=True),
+        str(bool(props.get("insecure"))),
+        str(props.get("ca_file")),
+    )
+    with _POOL_LOCK:
+        regs = _POOL.get(key)
+        if regs is None:
+            regs = _POOL[key] = registries_for(props, config)
+        return regs
 
 
 def _target(props: dict[str, Any]) -> str:
@@ -84,15 +103,14 @@ def _target(props: dict[str, Any]) -> str:
 
 
 def _copy(props: dict[str, Any], config: Config | None) -> dict[str, Any]:
-    with _registries(props, config) as regs:
-        result = ops.copy_image(
-            props["source"],
-            props["repository"],
-            props["tag"],
-            floating=bool(props.get("floating")),
-            signatures=bool(props.get("signatures", True)),
-            registries=regs,
-        )
+    result = ops.copy_image(
+        props["source"],
+        props["repository"],
+        props["tag"],
+        floating=bool(props.get("floating")),
+        signatures=bool(props.get("signatures", True)),
+        registries=_registries(props, config),
+    )
     if result.digest != props["digest"]:
         # Impossible unless the source lies about its digest: refuse to record it.
         raise MirrorError(f"{_target(props)}: copied {result.digest}, expected {props['digest']}")
@@ -120,14 +138,12 @@ def _unpublish(props: dict[str, Any], config: Config | None) -> dict[str, Any]:
             client = QuayClient(_env(creds.get("api_token_env") or creds.get("password_env")))
         client.delete_tag(namespace, name, props["tag"])
     else:
-        with _registries(props, config) as regs:
-            ops.delete_tag(ref, registries=regs)
+        ops.delete_tag(ref, registries=_registries(props, config))
     return {**props, "platforms": [], "signature_digests": {}}
 
 
 def _live_digest(props: dict[str, Any], config: Config | None) -> str | None:
-    with _registries(props, config) as regs:
-        return ops.resolve(_target(props), registries=regs)
+    return ops.resolve(_target(props), registries=_registries(props, config))
 
 
 def _explain(exc: MirrorError, props: dict[str, Any]) -> RuntimeError:
