@@ -253,6 +253,18 @@ class _Client:
                 text = text.replace(value, "***")
         return text
 
+    def _auth(self) -> dict[str, str]:
+        raise NotImplementedError  # each API authenticates its own way
+
+    def _delete(self, action: str, path: str, *, ok: tuple[int, ...]) -> bool:
+        """DELETE ``path``: True when deleted, False when it was already gone (404)."""
+        response = self._send(action, "DELETE", path, headers=self._auth())
+        if response.status_code == 404:
+            return False
+        if response.status_code not in ok:
+            self._fail(action, response)
+        return True
+
     def _fail(
         self, action: str, response: httpx.Response, error: type[RegistryMetaError] | None = None
     ) -> NoReturn:
@@ -452,18 +464,11 @@ class DockerHubClient(_Client):
 
     def delete_tag(self, namespace: str, name: str, tag: str) -> bool:
         """Delete a tag; False when it was already gone."""
-        action = f"delete tag {namespace}/{name}:{tag}"
-        response = self._send(
-            action,
-            "DELETE",
+        return self._delete(
+            f"delete tag {namespace}/{name}:{tag}",
             f"/v2/repositories/{namespace}/{name}/tags/{tag}/",
-            headers=self._auth(),
+            ok=(200, 202, 204),
         )
-        if response.status_code == 404:
-            return False
-        if response.status_code not in (200, 202, 204):
-            self._fail(action, response)
-        return True
 
     def web_url(self, namespace: str, name: str) -> str:
         return f"{self.api_base}/r/{namespace}/{name}"
@@ -554,18 +559,11 @@ class QuayClient(_Client):
 
     def delete_tag(self, namespace: str, name: str, tag: str) -> bool:
         """Delete a tag; False when it was already gone."""
-        action = f"delete tag {namespace}/{name}:{tag}"
-        response = self._send(
-            action,
-            "DELETE",
+        return self._delete(
+            f"delete tag {namespace}/{name}:{tag}",
             f"/api/v1/repository/{namespace}/{name}/tag/{tag}",
-            headers=self._auth(),
+            ok=(200, 204),
         )
-        if response.status_code == 404:
-            return False
-        if response.status_code not in (200, 204):
-            self._fail(action, response)
-        return True
 
     def web_url(self, namespace: str, name: str) -> str:
         return f"{self.api_base}/repository/{namespace}/{name}"
