@@ -271,6 +271,17 @@ def _spec_checks(doc: Document, s: schema.DestinationsIn, out: _Collector) -> mo
                 r.region,
                 hint="remove 'region:' or set it to us-east-1",
             )
+        if not r.tls.verify:
+            # The copy engine never turns certificate checks off (a mirror pushed over an
+            # unverified connection is not the vendor's bits any more); a private CA is supported.
+            out.add(
+                doc,
+                ("registries", i, "tls", "verify"),
+                "TLS verification cannot be turned off",
+                False,
+                hint="give the registry's CA certificate with tls.ca_file (or insecure: true for "
+                "a plain-HTTP oci test registry)",
+            )
         if r.insecure and r.kind != "oci":
             out.add(
                 doc,

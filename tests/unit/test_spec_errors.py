@@ -85,6 +85,15 @@ CASES = [
         id="duplicate-destination",
     ),
     pytest.param(
+        SPEC,
+        "    kind: quay\n    namespace: gravitational",
+        "    kind: quay\n    tls: {verify: false}\n    namespace: gravitational",
+        "mirrors/destinations.yaml:27: registries[1].tls.verify: TLS verification cannot be "
+        "turned off (got false). Hint: give the registry's CA certificate with tls.ca_file (or "
+        "insecure: true for a plain-HTTP oci test registry)",
+        id="tls-verify-off",
+    ),
+    pytest.param(
         "mirrors/releases/16.4.6.yaml",
         "  teleport-plugin-slack:",
         "  teleport-plugin-slak:",
