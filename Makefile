@@ -3,7 +3,7 @@ PY ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: setup plan test lint
+.PHONY: setup plan test lint system-deps
 $(BIN)/mirrors: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -21,5 +21,8 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
+system-deps:
+	scripts/system-deps
+
+test: system-deps lint
 	$(BIN)/pytest -q
