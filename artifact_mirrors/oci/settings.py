@@ -35,7 +35,8 @@ class CredentialsMissing(MirrorError):
     """The spec names credentials (env vars, a stack-config key) that are not available."""
 
 
-def _env(name: str | None) -> str | None:
+def env_value(name: str | None) -> str | None:
+    """The value of the environment variable named ``name`` (None when unnamed or unset)."""
     return os.environ.get(name) if name else None
 
 
@@ -90,7 +91,10 @@ def explicit_credentials(
         if source == "stack-config":
             return {host: _from_stack_config(props, config)}
         if source == "env":
-            user, password = _env(creds.get("username_env")), _env(creds.get("password_env"))
+            user, password = (
+                env_value(creds.get("username_env")),
+                env_value(creds.get("password_env")),
+            )
             if not user or not password:
                 missing = [
                     n

@@ -28,8 +28,8 @@ from artifact_mirrors.aws import (
 )
 from components.dynamic import DynamicResource, props_of
 
+# AmiLaunchPermission's argument -> the library's keyword (group=all is `public`, below).
 _PERMISSION_ARGS = {
-    "group": "public",
     "account_id": "accounts",
     "organization_arn": "orgs",
     "organizational_unit_arn": "ous",

@@ -20,7 +20,6 @@ only name where they come from, so nothing secret reaches state or the pickled p
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +38,7 @@ from artifact_mirrors.oci import ops
 from artifact_mirrors.oci.client import Registries
 from artifact_mirrors.oci.errors import MirrorError
 from artifact_mirrors.oci.reference import parse_reference
-from artifact_mirrors.oci.settings import registries_for
+from artifact_mirrors.oci.settings import env_value, registries_for
 from components.dynamic import DynamicResource, props_of
 
 # Inputs whose change means "copy again / move / unpublish" (an update).
@@ -69,10 +68,6 @@ class ImageTagArgs:
 
     def props(self) -> dict[str, Any]:
         return props_of(self)
-
-
-def _env(name: str | None) -> str | None:
-    return os.environ.get(name) if name else None
 
 
 # One Registries (HTTP clients, tokens, TLS) per destination setting for the provider process's
@@ -132,10 +127,10 @@ def _unpublish(props: dict[str, Any], config: Config | None) -> dict[str, Any]:
         namespace, _, name = ref.repository.partition("/")
         if kind == "dockerhub":
             client: DockerHubClient | QuayClient = DockerHubClient(
-                _env(creds.get("username_env")), _env(creds.get("password_env"))
+                env_value(creds.get("username_env")), env_value(creds.get("password_env"))
             )
         else:
-            client = QuayClient(_env(creds.get("api_token_env") or creds.get("password_env")))
+            client = QuayClient(env_value(creds.get("api_token_env") or creds.get("password_env")))
         client.delete_tag(namespace, name, props["tag"])
     else:
         ops.delete_tag(ref, registries=_registries(props, config))
