@@ -111,8 +111,9 @@ class AmiMirror(pulumi.ComponentResource):
 
         for region in t.regions:
             provider = partition.provider(region)
+            unblock: list[pulumi.Resource] = []
             if t.launch_permissions.public and t.block_public_access == "manage":
-                partition.unblock_public_sharing(region)
+                unblock.append(partition.unblock_public_sharing(region))
             for kind, value in t.launch_permissions.grants():
                 if a.release.yanked:
                     LaunchPermissionRevocation(
@@ -134,7 +135,12 @@ class AmiMirror(pulumi.ComponentResource):
                         image_id=self.image_ids[region],
                         **{kind: value},
                         opts=pulumi.ResourceOptions.merge(
-                            retain, pulumi.ResourceOptions(provider=provider)
+                            retain,
+                            pulumi.ResourceOptions(
+                                provider=provider,
+                                # Only the public grant needs sharing unblocked first.
+                                depends_on=unblock if kind == "group" else None,
+                            ),
                         ),
                     )
         self.register_outputs({"image_ids": self.image_ids})

@@ -30,7 +30,7 @@ class AwsPartition(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         self.args = args
         self._providers: dict[str, aws.Provider] = {}
-        self._bpa: set[str] = set()
+        self._bpa: dict[str, aws.ec2.ImageBlockPublicAccess] = {}
         self.register_outputs({"partition": args.partition})
 
     def provider(self, region: str) -> aws.Provider:
@@ -45,18 +45,22 @@ class AwsPartition(pulumi.ComponentResource):
             )
         return self._providers[region]
 
-    def unblock_public_sharing(self, region: str) -> None:
-        """Manage image block public access (opt-in: ``block_public_access: manage``)."""
-        if region in self._bpa:
-            return
-        self._bpa.add(region)
-        aws.ec2.ImageBlockPublicAccess(
-            naming.block_public_access(self.args.partition, region),
-            state="unblocked",
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=self.provider(region), retain_on_delete=True
-            ),
-        )
+    def unblock_public_sharing(self, region: str) -> aws.ec2.ImageBlockPublicAccess:
+        """Manage image block public access (opt-in: ``block_public_access: manage``).
+
+        Returns the region's one resource so that public grants can ``depends_on`` it: without
+        the dependency the engine runs the grant in parallel with the unblock whenever the copy
+        already exists, and ModifyImageAttribute Group=all fails while sharing is still blocked.
+        """
+        if region not in self._bpa:
+            self._bpa[region] = aws.ec2.ImageBlockPublicAccess(
+                naming.block_public_access(self.args.partition, region),
+                state="unblocked",
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=self.provider(region), retain_on_delete=True
+                ),
+            )
+        return self._bpa[region]
 
 
 class AwsProviders:
