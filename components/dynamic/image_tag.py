@@ -146,6 +146,17 @@ def _explain(exc: MirrorError, props: dict[str, Any]) -> RuntimeError:
     return RuntimeError(f"{_target(props)}: {exc}")
 
 
+def diff_inputs(olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The inputs-only half of ``diff`` (no network): (keys that replace, keys that update).
+
+    ``diff`` adds the live drift check on top; `mirrors plan --against` and the step-plan tests
+    call this directly to decide offline what an update would do.
+    """
+    replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
+    changed = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
+    return replaces, changed
+
+
 class ImageTagProvider(ResourceProvider):
     # Set by the provider server after unpickling (pulumi/pulumi#17673), never pickled itself.
     _config: Config | None = None
@@ -169,8 +180,7 @@ class ImageTagProvider(ResourceProvider):
         return CreateResult(_target(props), self._apply(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-        changed = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
+        replaces, changed = diff_inputs(olds, news)
         if not replaces and not changed:
             try:
                 live = _live_digest(news, self._config)
