@@ -132,6 +132,13 @@ def _unpublish(props: dict[str, Any], config: Config | None) -> dict[str, Any]:
         else:
             client = QuayClient(env_value(creds.get("api_token_env") or creds.get("password_env")))
         client.delete_tag(namespace, name, props["tag"])
+    elif kind in ("ecr", "ecr-public"):
+        # Neither implements tag DELETE in the distribution API: BatchDeleteImage, with the
+        # registry's own AWS profile (the one its pushes use), idempotent.
+        from artifact_mirrors.oci import ecr
+
+        target = ecr.EcrTag.parse(kind, props["repository"], props["tag"])
+        ecr.delete_tag(target, profile=(props.get("credentials") or {}).get("profile"))
     else:
         ops.delete_tag(ref, registries=_registries(props, config))
     return {**props, "platforms": [], "signature_digests": {}}
