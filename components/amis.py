@@ -28,13 +28,16 @@ class AmiMirrorArgs:
     description: str
     tags: dict[str, str]
     partition: AwsPartition  # the partition's providers (one per region)
-    # GovCloud only: the commercial mirror copy the transfer starts from, and its credentials.
+    # GovCloud only: the commercial mirror copy the transfer starts from, its credentials, and
+    # its AMI name (the restored AMI is named after it, so each source generation gets its own).
     transfer_source: pulumi.Input[str] | None = None
     transfer_source_profile: str | None = None
+    transfer_source_name: str | None = None
 
 
 class AmiMirror(pulumi.ComponentResource):
     image_ids: dict[str, pulumi.Output[str]]
+    names: dict[str, str]  # region -> AMI name of the copy (naming.ami_copy_name)
 
     def __init__(
         self, name: str, args: AmiMirrorArgs, opts: pulumi.ResourceOptions | None = None
@@ -43,19 +46,22 @@ class AmiMirror(pulumi.ComponentResource):
         a, t, partition = args, args.target, args.partition
         version, key = a.release.name, a.ami.key
         self.image_ids = {}
+        self.names = {}
         retain = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
 
         source_id: pulumi.Input[str] = a.ami.id
         source_region = a.ami.region
+        base_name = a.ami.name  # what this partition's copies are named after
         if t.transfer is not None:
             # CopyImage cannot cross partitions: the landing region's AMI is restored from S3.
             assert a.transfer_source is not None
+            base_name = a.transfer_source_name or a.ami.name
             transfer = AmiTransfer(
                 naming.ami_transfer(version, key, t.transfer.landing_region),
                 TransferArgs(
                     release=version,
                     key=key,
-                    name=a.ami.name,
+                    name=base_name,
                     description=a.description,
                     source_image_id=a.transfer_source,
                     source_region=t.transfer.source_bucket.region,
@@ -71,20 +77,23 @@ class AmiMirror(pulumi.ComponentResource):
                 ),
             )
             self.image_ids[t.transfer.landing_region] = transfer.image_id
+            self.names[t.transfer.landing_region] = base_name
             source_id, source_region = transfer.image_id, t.transfer.landing_region
 
         for region in t.regions:
             if region in self.image_ids:
                 continue
             provider = partition.provider(region)
+            kms_key = t.kms_keys.get(region)
+            self.names[region] = naming.ami_copy_name(base_name, t.encrypted, kms_key)
             copy = aws.ec2.AmiCopy(
                 naming.ami_copy(version, key, region),
-                name=a.ami.name,
+                name=self.names[region],
                 description=a.description,
                 source_ami_id=source_id,
                 source_ami_region=source_region,
                 encrypted=t.encrypted or None,
-                kms_key_id=t.kms_keys.get(region),
+                kms_key_id=kms_key,
                 deprecation_time=t.deprecate_at.strftime("%Y-%m-%dT%H:%M:%SZ")
                 if t.deprecate_at
                 else None,

@@ -64,10 +64,12 @@ class ReleaseMirror(pulumi.ComponentResource):
                     continue
                 transfer_source = None
                 transfer_profile = None
+                transfer_name = None
                 if target.transfer is not None:
                     commercial = self.amis[f"{ami.key}@aws"]
                     transfer_source = commercial.image_ids[target.transfer.source_bucket.region]
                     transfer_profile = ami_spec.partitions["aws"].profile
+                    transfer_name = commercial.names[target.transfer.source_bucket.region]
                 self.amis[f"{ami.key}@{partition_name}"] = AmiMirror(
                     naming.ami_mirror(version, ami.key, partition_name),
                     AmiMirrorArgs(
@@ -81,6 +83,7 @@ class ReleaseMirror(pulumi.ComponentResource):
                         partition=args.providers.partition(partition_name),
                         transfer_source=transfer_source,
                         transfer_source_profile=transfer_profile,
+                        transfer_source_name=transfer_name,
                     ),
                     pulumi.ResourceOptions(parent=self),
                 )
