@@ -107,18 +107,42 @@ def plan(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="An earlier plan JSON (`mirrors plan --format json`, e.g. main's): show what an "
+            "update from that program to this one would create, update, replace, forget or "
+            "delete, per release and destination (an offline estimate; `pulumi preview` "
+            "decides).",
+            dir_okay=False,
+        ),
+    ] = None,
     project_dir: ProjectDirOpt = None,
 ) -> None:
     """Show everything a stack update mirrors, offline.
 
-    Runs the real Pulumi program under Pulumi's mocks: no Pulumi CLI, no credentials, no network.
+    Runs the real Pulumi program under Pulumi's mocks: no Pulumi CLI, no credentials, no network,
+    and each dynamic resource's real Check (what `pulumi preview` would reject fails the plan).
     It lists the desired state (every tag, repository, AMI copy and launch permission per release,
-    and where each floating tag points), not a diff against what is deployed: that is
-    `pulumi preview`'s job.
+    and where each floating tag points). With --against BASE.json it prints the step plan of an
+    update from BASE instead: an estimate from the inputs and the providers' own Diff, not a
+    diff against what is deployed (that is `pulumi preview`'s job).
     """
     from artifact_mirrors import plan as planlib
 
     root = _project_dir(project_dir)
+    base: tuple[str, list[Any]] | None = None
+    if against is not None:
+        try:
+            base = planlib.load_base(against.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"{display(against)}: cannot read the base plan ({exc}).") from None
+        except planlib.BaseError as exc:
+            raise fail(
+                f"{display(against)}: --against: {exc}. Hint: pass a file written by "
+                "`mirrors plan --stack NAME --format json`"
+            ) from None
     stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         known = sorted(
@@ -131,6 +155,17 @@ def plan(
     resources, meta = _render(root, stack)
     result = planlib.build_plan(stack, resources)
     planlib.attach_release_metadata(result, meta)
+    if base is not None:
+        from components import mockrun
+
+        assert against is not None
+        result["steps"] = planlib.build_steps(
+            base[1],
+            resources,
+            mockrun.offline_decision,
+            base_file=str(display(against)),
+            base_stack=base[0],
+        )
     if release is not None:
         if release not in meta:
             raise fail(
@@ -138,23 +173,30 @@ def plan(
                 f"Hint: releases: {', '.join(meta)}"
             )
         result = planlib.only_release(result, release)
+    tables: list[Any] = []
     if fmt is Format.json:
         text = planlib.to_json(result)
     elif fmt is Format.markdown:
-        text = planlib.render_markdown(result)
+        text = (
+            planlib.render_steps_markdown(result)
+            if base is not None
+            else planlib.render_markdown(result)
+        )
     else:
         text = ""
+        render = planlib.render_step_tables if base is not None else planlib.render_tables
+        tables = list(render(result))
     if output is not None:
         if fmt is Format.table:
             with output.open("w", encoding="utf-8") as fh:
                 console = Console(file=fh, width=160, highlight=False)
-                for table in planlib.render_tables(result):
+                for table in tables:
                     console.print(table)
         else:
             output.write_text(text, encoding="utf-8")
         return
     if fmt is Format.table:
-        for table in planlib.render_tables(result):
+        for table in tables:
             out.print(table)
     else:
         sys.stdout.write(text)
@@ -177,11 +219,33 @@ def _render(root: Path, stack: str) -> tuple[list[Any], dict[str, dict[str, Any]
         resources = mockrun.render(root, stack, config)
     except pulumi.RunError as exc:
         raise fail(str(exc), 1) from None
+    _check(root / spec_rel, mockrun.run_checks(resources))
     meta = {
         r.name: {"channel": r.channel, "yanked": r.yanked, "reason": r.reason}
         for r in project.releases
     }
     return resources, meta
+
+
+def _check(spec_file: Path, problems: list[Any]) -> None:
+    """Fail with one located line per distinct Check failure, as `pulumi preview` would fail."""
+    if not problems:
+        return
+    from artifact_mirrors import plan as planlib
+    from artifact_mirrors.spec.yamlio import load_document
+
+    try:
+        doc = load_document(display(spec_file), what="mirror spec")
+    except SpecErrors as exc:
+        raise fail(str(exc)) from None
+    failures = [
+        planlib.CheckFailure(
+            p.type, p.urn.rsplit("::", 1)[-1], dict(p.inputs), p.property, p.reason
+        )
+        for p in problems
+    ]
+    errors = planlib.locate_check_failures(doc, failures)
+    raise fail("\n".join(str(e) for e in errors))
 
 
 def _register_extensions() -> None:

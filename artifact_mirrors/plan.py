@@ -17,7 +17,20 @@ JSON schema ``artifact-mirrors/plan/v1`` (additive changes only; breaking ones b
      "floating_tags": [{registry, repository, tag, release, digest,
                         action: publish|unpublish, urn}],
      "repositories": [{registry, kind, repository, description, urn}],
-     "providers": [{name, partition, region, profile, urn}]}
+     "providers": [{name, partition, region, profile, urn}],
+     "resources": [{urn, type, custom, parent, provider, retain_on_delete, depends_on,
+                    property_dependencies: {input: [urn]}, inputs}],
+     "steps": {against: {file, stack}, estimate,
+               summary: {create, update, replace, forget, delete, same},
+               groups: [{release, destination, create, update, replace, forget, delete}],
+               changes: [{release, destination, op: create|update|replace|forget|delete,
+                          kind, name, urn, keys, retained_old, delete_before_replace}]}}
+
+``resources`` is every resource the program registers, in registration order, with the inputs the
+engine would store (``__provider`` left out): the state `mirrors plan --against` diffs against.
+``steps`` is only there with ``--against BASE.json``: the step plan of an update from BASE's
+program to this one (see ``artifact_mirrors.steps``; counts are of provider resources, not
+components). It is an offline estimate; `pulumi preview` decides.
 
 Lists are sorted (releases by semver, everything else by its natural key), so two plans of the
 same inputs are byte-identical and a diff between plans shows exactly what a change adds.
@@ -26,7 +39,7 @@ same inputs are byte-identical and a diff between plans shows exactly what a cha
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +47,9 @@ import semver
 from rich.table import Table
 
 from artifact_mirrors.regions import partition_of
+from artifact_mirrors.spec.errors import PathPart, SpecError
+from artifact_mirrors.spec.yamlio import Document, plain
+from artifact_mirrors.steps import Differ, Op, State, Step, plan_steps
 
 SCHEMA = "artifact-mirrors/plan/v1"
 
@@ -72,6 +88,21 @@ class ResourceRecord:
     protect: bool
     depends_on: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # input name -> the resources its value comes from (RegisterResource propertyDependencies)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+
+    def state(self) -> State:
+        return State(
+            urn=self.urn,
+            type=self.type,
+            custom=self.custom,
+            parent=self.parent,
+            provider=self.provider,
+            inputs={k: v for k, v in self.inputs.items() if k != "__provider"},
+            retain_on_delete=self.retain_on_delete,
+            depends_on=tuple(self.depends_on),
+            property_dependencies={k: tuple(v) for k, v in self.property_dependencies.items()},
+        )
 
 
 def _version_key(v: str) -> semver.Version:
@@ -223,6 +254,7 @@ def build_plan(stack: str, resources: list[ResourceRecord]) -> dict[str, Any]:
         "floating_tags": floating,
         "repositories": repositories,
         "providers": sorted(providers.values(), key=lambda p: (p["partition"], p["region"])),
+        "resources": [r.state().to_json() for r in resources],
     }
     plan["summary"] = summarize(plan, resources=len(resources))
     return plan
@@ -426,3 +458,346 @@ def render_markdown(plan: dict[str, Any]) -> str:
             )
         lines.append("")
     return "\n".join(lines)
+
+
+# ---- step plan against an earlier plan (`mirrors plan --against BASE.json`) ----------------------
+
+STEP_OPS: tuple[Op, ...] = (Op.create, Op.update, Op.replace, Op.forget, Op.delete)
+ESTIMATE = (
+    "Offline estimate from the program's inputs and the providers' own Check and Diff "
+    "(live drift not seen): `pulumi preview` decides."
+)
+T_RELEASE = "artifact-mirrors:index:ReleaseMirror"
+T_REGISTRY = "artifact-mirrors:index:RegistryMirror"
+T_AMI_MIRROR = "artifact-mirrors:index:AmiMirror"
+T_PARTITION = "artifact-mirrors:index:AwsPartition"
+
+
+class BaseError(ValueError):
+    """BASE is not a plan JSON this version can diff against."""
+
+
+def load_base(text: str) -> tuple[str, list[State]]:
+    """(stack, resources) of a plan JSON written by `mirrors plan --format json`."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaseError(f"not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        got = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise BaseError(f"not an {SCHEMA} plan (schema: {got})")
+    resources = data.get("resources")
+    if not isinstance(resources, list):
+        raise BaseError(
+            "no 'resources' (written by an older mirrors plan); regenerate it with "
+            "`mirrors plan --format json`"
+        )
+    try:
+        return str(data.get("stack")), [State.from_json(r) for r in resources]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BaseError(f"malformed 'resources' entry ({exc})") from None
+
+
+def short_type(type_: str) -> str:
+    """``aws:ec2/amiCopy:AmiCopy`` -> ``AmiCopy``; ECR kinds keep their module."""
+    if type_ == T_PROVIDER:
+        return "aws.Provider"
+    name = type_.rsplit(":", 1)[-1]
+    if type_ in (T_ECR, T_ECR_PUBLIC):
+        return f"{type_.split(':')[1].split('/')[0]}.{name}"
+    return name
+
+
+def _place(urn: str, by_urn: dict[str, State]) -> tuple[str, str]:
+    """(release, destination) a resource belongs to, from its parents and inputs."""
+    s = by_urn.get(urn)
+    if s is None:
+        return "-", "-"
+    chain: list[State] = []
+    cur: State | None = s
+    while cur is not None:
+        chain.append(cur)
+        cur = by_urn.get(cur.parent) if cur.parent else None
+    types = {c.type: c for c in chain}
+    i = s.inputs
+    if T_RELEASE in types:
+        release = types[T_RELEASE].name
+    elif s.type == T_IMAGE_TAG and i.get("floating"):
+        release = "floating tags"
+    elif T_REGISTRY in types:
+        release = "repositories"
+    else:
+        release = "infrastructure"
+    if s.type == T_IMAGE_TAG:
+        destination = str(i.get("registry", "-"))
+    elif T_REGISTRY in types:
+        destination = types[T_REGISTRY].name
+    elif T_AMI_MIRROR in types:
+        destination = types[T_AMI_MIRROR].name.rsplit("@", 1)[-1]
+    elif T_PARTITION in types:
+        destination = types[T_PARTITION].name
+    else:
+        destination = "-"
+    return release, destination
+
+
+def _release_key(name: str) -> tuple[int, Any]:
+    try:
+        return (0, _version_key(name))
+    except ValueError:
+        return (1, name)
+
+
+def build_steps(
+    base: list[State],
+    resources: list[ResourceRecord],
+    differ: Differ | None,
+    *,
+    base_file: str,
+    base_stack: str,
+) -> dict[str, Any]:
+    """The ``steps`` object of the plan JSON: an update from ``base`` to ``resources``."""
+    new = [r.state() for r in resources]
+    result = plan_steps(base, new, differ)
+    by_urn = {s.urn: s for s in base} | {s.urn: s for s in new}
+    groups: dict[tuple[str, str], Counter[str]] = {}
+    changes: list[dict[str, Any]] = []
+    for step in result.steps:
+        if not step.custom:
+            continue
+        release, destination = _place(step.urn, by_urn)
+        counts = groups.setdefault((release, destination), Counter())
+        counts[step.op.value] += 1
+        if step.op is Op.same:
+            continue
+        changes.append(_change_row(step, release, destination))
+    summary = {op.value: 0 for op in (*STEP_OPS, Op.same)}
+    for counts in groups.values():
+        for op, n in counts.items():
+            summary[op] += n
+    rows = [
+        {"release": rel, "destination": dst} | {op.value: counts[op.value] for op in STEP_OPS}
+        for (rel, dst), counts in sorted(
+            groups.items(), key=lambda kv: (_release_key(kv[0][0]), kv[0][1])
+        )
+        if any(counts[op.value] for op in STEP_OPS)
+    ]
+    return {
+        "against": {"file": base_file, "stack": base_stack},
+        "estimate": ESTIMATE,
+        "summary": summary,
+        "groups": rows,
+        "changes": changes,
+    }
+
+
+def _change_row(step: Step, release: str, destination: str) -> dict[str, Any]:
+    return {
+        "release": release,
+        "destination": destination,
+        "op": step.op.value,
+        "kind": short_type(step.type),
+        "name": step.name,
+        "urn": step.urn,
+        "keys": list(step.keys),
+        "retained_old": step.retained_old,
+        "delete_before_replace": step.delete_before_replace,
+    }
+
+
+def _what(row: dict[str, Any]) -> str:
+    keys = ", ".join(row["keys"])
+    if row["op"] == "update":
+        return f"changes {keys}" if keys else ""
+    if row["op"] == "replace":
+        if row["retained_old"]:
+            return f"new one for {keys}; the old one is kept (retain_on_delete)"
+        order = "delete first" if row["delete_before_replace"] else "create first"
+        return f"new one for {keys}; old one deleted ({order})"
+    if row["op"] == "forget":
+        return "left in place, dropped from state (retain_on_delete)"
+    if row["op"] == "delete":
+        return "DELETED"
+    return ""
+
+
+def change_groups(steps: dict[str, Any]) -> list[dict[str, Any]]:
+    """Changes folded per (release, destination, op, kind, what), in plan order of first sight."""
+    folded: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
+    for row in steps["changes"]:
+        what = _what(row)
+        key = (row["release"], row["destination"], row["op"], row["kind"], what)
+        entry = folded.setdefault(
+            key,
+            {
+                "release": row["release"],
+                "destination": row["destination"],
+                "op": row["op"],
+                "kind": row["kind"],
+                "what": what,
+                "count": 0,
+                "example": row["name"],
+            },
+        )
+        entry["count"] += 1
+    order = {op.value: i for i, op in enumerate(STEP_OPS)}
+    return sorted(
+        folded.values(),
+        key=lambda e: (_release_key(e["release"]), e["destination"], order[e["op"]], e["kind"]),
+    )
+
+
+def render_step_tables(plan: dict[str, Any]) -> list[Table | str]:
+    steps = plan["steps"]
+    s = steps["summary"]
+    against = steps["against"]
+    out: list[Table | str] = []
+    t = Table(
+        title=f"Update of stack {plan['stack']} from {against['file']} (stack {against['stack']})"
+    )
+    for col in ("release", "destination", *(op.value for op in STEP_OPS)):
+        t.add_column(col, justify="left" if col in ("release", "destination") else "right")
+    for g in steps["groups"]:
+        t.add_row(g["release"], g["destination"], *(str(g[op.value]) for op in STEP_OPS))
+    t.add_row("total", "", *(str(s[op.value]) for op in STEP_OPS), end_section=True)
+    out.append(t)
+    if steps["changes"]:
+        c = Table(title="What changes")
+        for col in ("release", "destination", "step", "resources", "count", "what", "e.g."):
+            c.add_column(col, justify="right" if col == "count" else "left")
+        for e in change_groups(steps):
+            c.add_row(
+                e["release"],
+                e["destination"],
+                e["op"],
+                e["kind"],
+                str(e["count"]),
+                e["what"],
+                e["example"],
+            )
+        out.append(c)
+    out.append(f"{s['same']} resources unchanged. {steps['estimate']}")
+    return out
+
+
+def render_steps_markdown(plan: dict[str, Any]) -> str:
+    steps = plan["steps"]
+    s = steps["summary"]
+    against = steps["against"]
+    counts = " · ".join(f"{s[op.value]} {op.value}" for op in STEP_OPS)
+    lines = [
+        f"## Update of stack `{plan['stack']}` from `{against['file']}`",
+        "",
+        f"{counts} · {s['same']} unchanged",
+        "",
+        f"> {steps['estimate']}",
+        "",
+        "| release | destination | " + " | ".join(op.value for op in STEP_OPS) + " |",
+        "|---|---|" + "---:|" * len(STEP_OPS),
+    ]
+    for g in steps["groups"]:
+        lines.append(
+            f"| {g['release']} | {g['destination']} | "
+            + " | ".join(str(g[op.value]) for op in STEP_OPS)
+            + " |"
+        )
+    if steps["changes"]:
+        lines += [
+            "",
+            "| release | destination | step | resources | count | what | e.g. |",
+            "|---|---|---|---|---:|---|---|",
+        ]
+        for e in change_groups(steps):
+            lines.append(
+                f"| {e['release']} | {e['destination']} | {e['op']} | {e['kind']} | "
+                f"{e['count']} | {e['what']} | `{e['example']}` |"
+            )
+    lines.append("")
+    return "\n".join(lines)
+
+
+# ---- the providers' Check, located in the spec ---------------------------------------------------
+
+# A Check failure's property -> the key of the registry entry it comes from.
+_REGISTRY_KEYS = {
+    "credentials_env": "credentials",
+    "credentials": "credentials",
+    "kind": "kind",
+    "registry_kind": "kind",
+    "namespace": "namespace",
+    "api_base": "host",
+    "repository": "host",
+    "ca_file": "tls",
+    "tls_verify": "tls",
+    "insecure": "insecure",
+}
+_LABEL_KEYS = {"description": "image_description", "full_description": "image_full_description"}
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """One failure of a dynamic provider's Check (see components.mockrun.run_checks)."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    property: str
+    reason: str
+
+
+def locate_check_failures(doc: Document, failures: list[CheckFailure]) -> list[SpecError]:
+    """Each distinct failure as a located spec error, at the spec entry the resource comes from.
+
+    A registry's resources (its ImageTags and MirrorRepositories are named ``REGISTRY/...``) map
+    to that registry's entry in ``registries``; label problems to ``labels``; anything else to
+    the ``amis`` section or the top of the file.
+    """
+    root = doc.root
+    registries = root.get("registries") if hasattr(root, "get") else None
+    index = {
+        str(r.get("name")): i
+        for i, r in enumerate(registries or [])
+        if hasattr(r, "get") and r.get("name") is not None
+    }
+    grouped: dict[tuple[tuple[PathPart, ...], str], list[CheckFailure]] = {}
+    for f in failures:
+        registry = str(f.inputs.get("registry") or f.name.split("/", 1)[0])
+        path: tuple[PathPart, ...]
+        if f.property in _LABEL_KEYS and f.type == T_REPOSITORY:
+            path = ("labels", _LABEL_KEYS[f.property])
+        elif registry in index:
+            path = ("registries", index[registry], _REGISTRY_KEYS.get(f.property, "name"))
+        elif f.type in (T_TRANSFER, T_REVOCATION):
+            path = ("amis", "partitions")
+        else:
+            path = ()
+        grouped.setdefault((path, f.reason), []).append(f)
+    errors = []
+    for (path, reason), group in grouped.items():
+        node = _node(root, path)
+        if isinstance(node, dict) and "from" in node:
+            got: object = f"from: {node['from']}"
+        elif path and path[-1] == "credentials":
+            got = "from: docker-config (the default)"
+        else:
+            got = node
+        first = group[0]
+        many = f" and {len(group) - 1} more" if len(group) > 1 else ""
+        hint = (
+            f"{short_type(first.type)}'s Check rejects {first.name}{many} "
+            f"({first.property}), so `pulumi preview` would fail; see 'Spec reference' in "
+            "README.md"
+        )
+        problem = reason.rstrip(".")
+        errors.append(SpecError(doc.file, doc.line_of(path), path, problem, got, True, hint))
+    return sorted(errors, key=lambda e: (e.line or 0, str(e)))
+
+
+def _node(root: Any, path: tuple[PathPart, ...]) -> Any:
+    node = root
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return plain(node)

@@ -11,6 +11,7 @@ from artifact_mirrors import labels, naming
 from artifact_mirrors.floating import FloatingTag
 from artifact_mirrors.regions import ECR_PUBLIC_API_REGION
 from artifact_mirrors.spec.model import Image, Labels, Registry, Release
+from components.aws_endpoints import provider_endpoints
 from components.aws_partition import AwsProviders
 from components.dynamic.image_tag import ImageTag, ImageTagArgs
 from components.dynamic.repository import MirrorRepository, MirrorRepositoryArgs
@@ -46,7 +47,9 @@ class RegistryMirrorArgs:
     registry: Registry
     images: tuple[Image, ...]  # images mirrored to this registry
     labels: Labels
-    providers: AwsProviders  # ECR / ECR Public repositories use the AWS providers
+    # The AMI partitions' providers. Not used for repositories: an ECR / ECR Public registry has
+    # its own provider (RegistryMirror.aws_provider) with the registry's credentials.profile.
+    providers: AwsProviders
 
 
 class RegistryMirror(pulumi.ComponentResource):
@@ -62,9 +65,10 @@ class RegistryMirror(pulumi.ComponentResource):
         super().__init__(REGISTRY_TYPE, name, None, opts)
         self.args = args
         self.repositories: dict[str, pulumi.Resource] = {}
+        self._aws_provider: aws.Provider | None = None
         reg = args.registry
         for image in args.images:
-            repo = self._repository(reg, image, args.providers)
+            repo = self._repository(reg, image)
             if repo is not None:
                 self.repositories[image.name] = repo
         self.register_outputs(
@@ -74,9 +78,30 @@ class RegistryMirror(pulumi.ComponentResource):
             }
         )
 
-    def _repository(
-        self, reg: Registry, image: Image, providers: AwsProviders
-    ) -> pulumi.Resource | None:
+    def aws_provider(self) -> aws.Provider:
+        """This ECR / ECR Public registry's own provider, created on first use.
+
+        The repositories must be created with the credentials the pushes use (the registry's
+        ``credentials.profile``), not with an AMI partition's profile and ``allowed_account_ids``
+        (nor ambient credentials when the spec has no ``amis:``). ECR Public's API is only in
+        us-east-1. An ECR registry's account is in its host name, so the provider refuses any
+        other account, like the partitions' providers do.
+        """
+        if self._aws_provider is None:
+            reg = self.args.registry
+            account = reg.host.split(".", 1)[0] if reg.kind == "ecr" else None
+            self._aws_provider = aws.Provider(
+                naming.registry_aws_provider(reg.name),
+                region=reg.region if reg.kind == "ecr" else ECR_PUBLIC_API_REGION,
+                profile=reg.credentials.profile,
+                allowed_account_ids=[account] if account and account.isdigit() else None,
+                endpoints=provider_endpoints(),
+                default_tags=aws.ProviderDefaultTagsArgs(tags={"managed-by": naming.PROJECT}),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return self._aws_provider
+
+    def _repository(self, reg: Registry, image: Image) -> pulumi.Resource | None:
         name = naming.repository(reg, image)
         short = labels.image_description(self.args.labels, image, reg)
         if reg.kind == "ecr-public":
@@ -91,7 +116,7 @@ class RegistryMirror(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    provider=providers.get("aws", ECR_PUBLIC_API_REGION),
+                    provider=self.aws_provider(),
                     retain_on_delete=True,
                 ),
             )
@@ -105,7 +130,7 @@ class RegistryMirror(pulumi.ComponentResource):
                 image_tag_mutability="MUTABLE",
                 tags={"mirror-of": image.source, "description": short[:256]},
                 opts=pulumi.ResourceOptions(
-                    parent=self, provider=providers.get("aws", reg.region), retain_on_delete=True
+                    parent=self, provider=self.aws_provider(), retain_on_delete=True
                 ),
             )
         if reg.kind in ("dockerhub", "quay"):

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.dynamic import ResourceProvider
 from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
 from artifact_mirrors import naming
 from artifact_mirrors.plan import ResourceRecord as Registered
+from artifact_mirrors.steps import Decision, State
 from components import program
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -85,6 +89,11 @@ class RecordingMonitor(MockMonitor):
                 protect=bool(request.protect),
                 depends_on=[self._real(d) for d in request.dependencies],
                 outputs=outputs,
+                property_dependencies={
+                    key: [self._real(u) for u in deps.urns]
+                    for key, deps in sorted(request.propertyDependencies.items())
+                    if deps.urns
+                },
             )
         )
         return response
@@ -130,3 +139,81 @@ def render(project_dir: Path, stack: str, config: dict[str, str] | None = None) 
 
     _run()
     return monitor.registered
+
+
+# ---- the dynamic providers' own Check and Diff, in-process and offline -------------------------
+
+
+def dynamic_provider(type_: str) -> ResourceProvider | None:
+    """The provider object behind a dynamic resource type (None: not one of this program's)."""
+    from components.dynamic import ami, image_tag, repository
+
+    providers: dict[str, type[ResourceProvider]] = {
+        f"{DYNAMIC}ImageTag": image_tag.ImageTagProvider,
+        f"{DYNAMIC}MirrorRepository": repository.MirrorRepositoryProvider,
+        f"{DYNAMIC}AmiTransfer": ami.AmiTransferProvider,
+        f"{DYNAMIC}LaunchPermissionRevocation": ami.LaunchPermissionRevocationProvider,
+    }
+    cls = providers.get(type_)
+    return cls() if cls is not None else None
+
+
+DYNAMIC = "pulumi-python:dynamic/artifact-mirrors:"
+
+
+@dataclass(frozen=True)
+class CheckProblem:
+    """One failure of a dynamic provider's Check for one resource."""
+
+    urn: str
+    type: str
+    inputs: Mapping[str, Any]
+    property: str
+    reason: str
+
+
+def run_checks(resources: list[Registered]) -> list[CheckProblem]:
+    """Every dynamic resource's real ``check(olds={}, news=inputs)``, as a preview runs it."""
+    problems: list[CheckProblem] = []
+    for r in resources:
+        provider = dynamic_provider(r.type) if r.custom else None
+        if provider is None:
+            continue
+        result = provider.check({}, dict(r.inputs))
+        for f in result.failures or []:
+            problems.append(CheckProblem(r.urn, r.type, r.inputs, f.property, f.reason))
+    return problems
+
+
+def offline_decision(old: State, new: State) -> Decision | None:
+    """The provider's Check then Diff of ``new`` against ``old``, without any live check.
+
+    Check gets the old inputs as ``olds`` like the engine's; Diff gets the old inputs as the old
+    outputs (this program's outputs echo its inputs). Providers whose ``diff`` goes live when the
+    inputs alone show no change expose the inputs-only half as ``diff_inputs`` in their module
+    (ImageTag); that is called instead, so no request leaves the machine.
+    """
+    provider = dynamic_provider(new.type)
+    if provider is None:
+        return None
+    # State holds checked inputs: check the old ones too, so defaults Check fills aren't changes.
+    prior = provider.check({}, dict(old.inputs))
+    olds = dict(prior.inputs if prior.inputs is not None else old.inputs)
+    checked = provider.check(olds, dict(new.inputs))
+    news = dict(checked.inputs if checked.inputs is not None else new.inputs)
+    module = __import__(type(provider).__module__, fromlist=["diff_inputs"])
+    diff_inputs = getattr(module, "diff_inputs", None)
+    if diff_inputs is not None:
+        replaces, changed = diff_inputs(olds, news)
+        keys = tuple(dict.fromkeys([*replaces, *changed]))
+        return Decision(changes=bool(keys), replaces=tuple(replaces), diffs=keys)
+    if olds == news:
+        return Decision(changes=False)  # only a live check could find a change: not offline
+    result = provider.diff(new.urn.rsplit("::", 1)[-1], olds, news)
+    diffs = [k for k in sorted(olds.keys() | news.keys()) if olds.get(k) != news.get(k)]
+    return Decision(
+        changes=bool(result.changes),
+        replaces=tuple(result.replaces or ()),
+        diffs=tuple(diffs),
+        delete_before_replace=bool(result.delete_before_replace),
+    )
