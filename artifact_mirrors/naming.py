@@ -9,6 +9,8 @@ alias in the component.
 
 from __future__ import annotations
 
+import hashlib
+
 from artifact_mirrors.spec.model import Image, Registry
 
 PROJECT = "artifact-mirrors"
@@ -77,3 +79,23 @@ def registry_aws_provider(registry: str) -> str:
 
 def block_public_access(partition_name: str, region: str) -> str:
     return f"{partition_name}/{region}/image-block-public-access"
+
+
+AMI_NAME_MAX = 128
+"""EC2 AMI names: 3-128 characters of ``[a-zA-Z0-9().-/_ ]``, unique per account and region."""
+
+
+def ami_copy_name(base: str, encrypted: bool, kms_key_id: str | None) -> str:
+    """The AMI name (not the logical name) of one copy generation of ``base``.
+
+    ``encrypted`` and the KMS key force a replacement of the copy (AmiCopy, and AmiTransfer
+    through its source), while the old copy is retained and keeps its name, so a new generation
+    under the same name fails with InvalidAMIName.Duplicate. The default generation (not
+    encrypted, no key) keeps ``base`` so that existing stacks see no change; any other appends
+    ``-enc-`` and 8 hex of sha256 of the key (or ``default``, the account's EBS key). Going back
+    to an earlier generation reuses its name: deregister the old copy first.
+    """
+    if not encrypted and not kms_key_id:
+        return base
+    suffix = "-enc-" + hashlib.sha256((kms_key_id or "default").encode()).hexdigest()[:8]
+    return base[: AMI_NAME_MAX - len(suffix)] + suffix
