@@ -3,14 +3,23 @@ PY ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: setup plan test lint system-deps
-$(BIN)/mirrors: pyproject.toml
+.PHONY: setup lock plan test lint system-deps
+# requirements.txt = the lock file (exact pins, dev tools included) + this project, editable:
+# the same set `pulumi install` installs.
+$(BIN)/mirrors: pyproject.toml requirements.txt requirements.lock
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
 setup: $(BIN)/mirrors
+
+# Regenerate requirements.lock from the venv (after changing pyproject.toml's ranges and
+# `$(BIN)/pip install -e '.[dev]'`); review the diff like code.
+lock: setup
+	{ sed -n '1,3p' requirements.lock; \
+	  $(BIN)/pip freeze --exclude-editable | grep -iv '^artifact[-_]mirrors'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
 
 # The main job on the embedded default: the offline plan of the shipped Teleport spec.
 plan: setup
