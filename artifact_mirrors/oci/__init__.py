@@ -6,7 +6,9 @@ Public API (no Pulumi imports; the Pulumi layer wraps these in a dynamic provide
 - :func:`describe` ``(ref@digest) -> Description(digest, media_type, platforms, ...)``
 - :func:`delete_tag` ``(repo:tag) -> DeleteResult``
 - :func:`copy_image` ``(src@digest, dst_repo, tag, *, floating, signatures) -> CopyResult``
-- :class:`Copier` for many copies in one run (shared mounts, dedupe), :class:`Registries` for
+- :class:`Copier` for many copies in one run (shared mounts, dedupe); Copiers sharing a
+  :class:`CopySession` (with a :class:`Spool`) also share blob locations, in-flight uploads and
+  one source read per blob across destination registries; :class:`Registries` for
   credentials (:class:`CredentialStore`), insecure hosts, CA files and the :class:`RetryPolicy`.
 """
 
@@ -16,6 +18,7 @@ from artifact_mirrors.oci.copy import (
     Copier,
     CopyJob,
     CopyResult,
+    CopySession,
     ProgressCallback,
     ProgressEvent,
     cosign_tag,
@@ -30,6 +33,7 @@ from artifact_mirrors.oci.errors import (
     TagConflictError,
     TemporaryRegistryError,
     TLSVerifyError,
+    UnreachableError,
 )
 from artifact_mirrors.oci.ops import (
     DeleteResult,
@@ -41,11 +45,13 @@ from artifact_mirrors.oci.ops import (
     resolve,
 )
 from artifact_mirrors.oci.reference import Reference, parse_reference
+from artifact_mirrors.oci.spool import Spool
 
 __all__ = [
     "Copier",
     "CopyJob",
     "CopyResult",
+    "CopySession",
     "CredentialHelperError",
     "CredentialStore",
     "Credentials",
@@ -62,9 +68,11 @@ __all__ = [
     "RegistryClient",
     "RegistryError",
     "RetryPolicy",
+    "Spool",
     "TLSVerifyError",
     "TagConflictError",
     "TemporaryRegistryError",
+    "UnreachableError",
     "copy_image",
     "cosign_tag",
     "delete_tag",

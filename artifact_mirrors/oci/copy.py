@@ -24,6 +24,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from artifact_mirrors.oci.errors import (
     RegistryError,
     TagConflictError,
     TemporaryRegistryError,
+    UnreachableError,
 )
 from artifact_mirrors.oci.media import (
     IMAGE_CONFIG_TYPES,
@@ -46,6 +48,7 @@ from artifact_mirrors.oci.media import (
     digest_of,
 )
 from artifact_mirrors.oci.reference import Reference, parse_reference, validate_tag
+from artifact_mirrors.oci.spool import Slot, Spool, SpoolWriter
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,8 @@ COSIGN_SUFFIXES = ("sig", "att", "sbom")
 # docker-registry, 4, 6 and 8 measured within noise of each other (the copy is bound by the
 # registries' CPU, bench/copy_vs_skopeo.py); more only adds connections to real registries.
 DEFAULT_CONCURRENCY = 6
+# Source manifests kept per session (bytes): a release's manifests are a few hundred KB.
+MANIFEST_CACHE_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,17 @@ class _Stats:
                 self.skipped += 1
 
 
+@dataclass(frozen=True)
+class _Attachment:
+    """A cosign tag (``tag`` -> ``digest``) or a subject's referrers ``index`` at the source."""
+
+    subject: str
+    tag: str | None = None
+    digest: str | None = None
+    index: Manifest | None = None
+    from_fallback: bool = False
+
+
 def cosign_tag(digest: str, suffix: str) -> str:
     algorithm, _, hexpart = digest.partition(":")
     return f"{algorithm}-{hexpart}.{suffix}"
@@ -128,13 +144,110 @@ def _as_ref(value: str | Reference) -> Reference:
     return value if isinstance(value, Reference) else parse_reference(value)
 
 
+class CopySession:
+    """What every copy of one process shares: the provider server's ``ImageTag`` resources (4 at
+    a time, one process for the whole stack) or one ``mirrors copy`` with several destinations.
+
+    - blob locations: which repository of a registry holds a digest, so a sibling repository
+      mounts it instead of uploading it again;
+    - in-flight de-duplication: one upload per (registry, digest) at a time, the others wait and
+      mount (or find it present);
+    - fan-out (optional :class:`Spool`): a blob read from the source for one mirror is served,
+      verified, to the others from a bounded local spool instead of being read again;
+    - source manifests and image configs by digest (immutable, small), read once;
+    - the bounded worker pools, so concurrent copies share one limit on parallel transfers.
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        spool: Spool | None = None,
+        mount_hints: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        self.spool = spool
+        self.blob_pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="blob")
+        # Manifest-level work (attachment lookups) runs in its own pool: it waits on blob futures,
+        # and sharing one bounded pool with them could deadlock.
+        self.meta_pool = ThreadPoolExecutor(
+            max_workers=max(concurrency, 8), thread_name_prefix="meta"
+        )
+        self.lock = threading.Lock()
+        self.blob_futures: dict[tuple[str, str, str], Future[str]] = {}
+        self.uploads: dict[tuple[str, str], Future[str]] = {}
+        self.holders: dict[tuple[str, str], list[str]] = {}
+        self._manifests: dict[tuple[str, str], Manifest] = {}
+        self._configs: dict[tuple[str, str], bytes] = {}
+        self._manifest_bytes = 0
+        self.source_bytes = 0  # blob bytes read from source registries (not from the spool)
+        self.add_hints(mount_hints or {})
+
+    def add_hints(self, mount_hints: Mapping[str, Iterable[str]]) -> None:
+        with self.lock:
+            for digest, names in mount_hints.items():
+                for name in names:
+                    host, _, repo = name.partition("/")
+                    holders = self.holders.setdefault((host, digest), [])
+                    if repo not in holders:
+                        holders.append(repo)
+
+    def manifest(self, client: RegistryClient, repo: str, digest: str) -> Manifest:
+        """A source manifest by digest, read once per registry (content-addressed: any repository
+        of the same registry returns the same bytes, or the read fails)."""
+        key = (client.host, digest)
+        with self.lock:
+            cached = self._manifests.get(key)
+        if cached is not None:
+            return cached
+        m = client.get_manifest(repo, digest)
+        with self.lock:
+            if self._manifest_bytes + len(m.raw) <= MANIFEST_CACHE_BYTES:
+                self._manifests[key] = m
+                self._manifest_bytes += len(m.raw)
+        return m
+
+    def config_blob(self, client: RegistryClient, repo: str, digest: str) -> bytes:
+        """An image config by digest (for its platform), read once per registry."""
+        key = (client.host, digest)
+        with self.lock:
+            cached = self._configs.get(key)
+        if cached is not None:
+            return cached
+        # Usually just copied: the spool already holds its verified bytes.
+        spooled = self.spool.read_small(digest, 4 << 20) if self.spool else None
+        data = spooled if spooled is not None else client.get_blob(repo, digest)
+        with self.lock:
+            if self._manifest_bytes + len(data) <= MANIFEST_CACHE_BYTES:
+                self._configs[key] = data
+                self._manifest_bytes += len(data)
+        return data
+
+    def count_source(self, nbytes: int) -> None:
+        with self.lock:
+            self.source_bytes += nbytes
+
+    def close(self) -> None:
+        self.blob_pool.shutdown(wait=True, cancel_futures=True)
+        self.meta_pool.shutdown(wait=True, cancel_futures=True)
+        if self.spool is not None:
+            self.spool.close()
+
+    def __enter__(self) -> CopySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Copier:
-    """Copies images by digest between registries. Use one per run; thread-safe."""
+    """Copies images by digest between registries; thread-safe. Copiers that share a
+    :class:`CopySession` share its blob locations, in-flight uploads, spool and pools."""
 
     def __init__(
         self,
         registries: Registries | None = None,
         *,
+        session: CopySession | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressCallback | None = None,
         mount_hints: Mapping[str, Iterable[str]] | None = None,
@@ -144,24 +257,22 @@ class Copier:
         self.registries = registries or Registries()
         self._own_registries = registries is None
         self.progress = progress
-        self._blob_pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="blob")
-        # Manifest-level work (attachment lookups) runs in its own pool: it waits on blob futures,
-        # and sharing one bounded pool with them could deadlock.
-        self._meta_pool = ThreadPoolExecutor(
-            max_workers=max(concurrency, 8), thread_name_prefix="meta"
-        )
-        self._lock = threading.Lock()
-        self._blob_futures: dict[tuple[str, str, str], Future[str]] = {}
-        self._uploads: dict[tuple[str, str], Future[str]] = {}
-        self._holders: dict[tuple[str, str], list[str]] = {}
-        for digest, names in (mount_hints or {}).items():
-            for name in names:
-                host, _, repo = name.partition("/")
-                self._holders.setdefault((host, digest), []).append(repo)
+        self._own_session = session is None
+        if session is None:
+            session = CopySession(concurrency=concurrency, mount_hints=mount_hints)
+        elif mount_hints:
+            session.add_hints(mount_hints)
+        self.session = session
+        self._blob_pool = session.blob_pool
+        self._meta_pool = session.meta_pool
+        self._lock = session.lock
+        self._blob_futures = session.blob_futures
+        self._uploads = session.uploads
+        self._holders = session.holders
 
     def close(self) -> None:
-        self._blob_pool.shutdown(wait=True, cancel_futures=True)
-        self._meta_pool.shutdown(wait=True, cancel_futures=True)
+        if self._own_session:
+            self.session.close()
         if self._own_registries:
             self.registries.close()
 
@@ -240,6 +351,10 @@ class Copier:
         except RegistryError as exc:
             exc.op = "copy"
             raise
+        except UnreachableError as exc:
+            if not exc.role:
+                exc.role = "source" if exc.host == src_ref.registry else "destination"
+            raise
 
     def copy_images(self, jobs: Sequence[CopyJob]) -> list[CopyResult]:
         """Copy several images concurrently within this run (shared mounts and dedupe)."""
@@ -281,24 +396,21 @@ class Copier:
             if previous not in (None, digest) and not floating:
                 raise TagConflictError(f"{dst_ref.name}:{tag}", previous or "", digest)
 
-        top = src_c.get_manifest(src_repo, digest)
-        sig_digests: dict[str, str] = {}
-        # Attachments only have to land before the tag: copy them alongside the image (cosign
-        # tags are plain tags, and a referrer may be pushed before its subject, spec 1.1).
+        top = self.session.manifest(src_c, src_repo, digest)
+        # Attachments (cosign tags, referrers) are looked up at the source while the image
+        # copies, but written only once the image is complete at the destination: a failed copy
+        # must not leave a signature pointing at an image that is not there.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="attach") as side:
-            attachments: list[Future[dict[str, str]]] = []
+            found: list[Future[list[_Attachment]]] = []
 
-            def start_attachments(tree: Mapping[str, Manifest | None]) -> None:
+            def find_attachments(tree: Mapping[str, Manifest | None]) -> None:
                 if signatures or referrers:
-                    attachments.append(
+                    found.append(
                         side.submit(
-                            self._copy_attachments,
+                            self._find_attachments,
                             src_c,
                             src_repo,
-                            dst_c,
-                            dst_repo,
-                            dict(tree),
-                            stats,
+                            list(tree),
                             signatures,
                             referrers,
                         )
@@ -311,13 +423,13 @@ class Copier:
                 dst_repo,
                 top,
                 stats,
-                after_walk=start_attachments,
+                after_walk=find_attachments,
                 # Tag last: a tag that already names the digest was written after everything
                 # below it, so the tree is complete and need not be asked about again.
                 top_present=previous == digest,
             )
-            for fut in attachments:
-                sig_digests = fut.result()
+            attachments = [a for fut in found for a in fut.result()]
+        sig_digests = self._push_attachments(src_c, src_repo, dst_c, dst_repo, attachments, stats)
 
         if tag is not None and previous != digest:
             # Re-check right before tagging: another writer may have raced us.
@@ -378,7 +490,7 @@ class Copier:
                     # still read for their children's digests.
                     tree[child.digest] = None
                     continue
-                walk(src_c.get_manifest(src_repo, child.digest), present)
+                walk(self.session.manifest(src_c, src_repo, child.digest), present)
             if present:
                 return
             for b in m.blobs:
@@ -558,16 +670,27 @@ class Copier:
         location: str,
     ) -> None:
         # Streams cannot be replayed: a temporary failure restarts the whole transfer (fresh GET,
-        # fresh upload session).
+        # fresh upload session). With a spool, the blob comes from a verified local copy when
+        # another mirror already read it, else the source read is teed into the spool.
         first = True
+        spool = self.session.spool
         for attempt in dst_c.retrying():
             with attempt:
                 loc = location if first else dst_c.start_upload(dst_repo, desc.digest)
                 first = False
                 try:
-                    with src_c.open_blob(src_repo, desc.digest) as resp:
-                        body = self._verified_stream(resp, desc, src_c.host, src_repo)
-                        dst_c.upload(dst_repo, loc, desc.digest, desc.size, body)
+                    with (
+                        spool.acquire(desc.digest, desc.size) if spool else nullcontext(Slot())
+                    ) as slot:
+                        if slot.reader is not None:
+                            body = self._emitting(slot.chunks())
+                            dst_c.upload(dst_repo, loc, desc.digest, desc.size, body)
+                        else:
+                            with src_c.open_blob(src_repo, desc.digest) as resp:
+                                body = self._verified_stream(
+                                    resp, desc, src_c.host, src_repo, slot.writer
+                                )
+                                dst_c.upload(dst_repo, loc, desc.digest, desc.size, body)
                 except httpx.TransportError as exc:
                     # A reset while reading the source surfaces here, through the upload body.
                     dst_c.cancel_upload(dst_repo, loc)
@@ -582,11 +705,22 @@ class Copier:
                     dst_c.cancel_upload(dst_repo, loc)
                     raise
 
+    def _emitting(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+            self._emit(bytes_done=len(chunk))
+
     def _verified_stream(
-        self, resp: httpx.Response, desc: Descriptor, host: str, repo: str
+        self,
+        resp: httpx.Response,
+        desc: Descriptor,
+        host: str,
+        repo: str,
+        sink: SpoolWriter | None = None,
     ) -> Iterator[bytes]:
         """Yield the blob, holding back the last chunk until size and digest are verified, so
-        a corrupt blob never completes its upload (the request is aborted instead)."""
+        a corrupt blob never completes its upload (the request is aborted instead). ``sink``
+        receives every chunk and is told when the whole stream verified."""
         algorithm = desc.digest.partition(":")[0]
         hasher = hashlib.new(algorithm)
         seen = 0
@@ -594,8 +728,11 @@ class Copier:
         for chunk in resp.iter_bytes():
             hasher.update(chunk)
             seen += len(chunk)
+            self.session.count_source(len(chunk))
             if seen > desc.size:
                 break
+            if sink is not None:
+                sink.write(chunk)
             if pending is not None:
                 yield pending
                 self._emit(bytes_done=len(pending))
@@ -606,54 +743,69 @@ class Copier:
                 f"{host}/{repo}@{desc.digest}: source sent {seen} bytes hashing to {actual}, "
                 f"expected {desc.size} bytes"
             )
+        if sink is not None:
+            sink.verified()
         if pending is not None:
             yield pending
             self._emit(bytes_done=len(pending))
 
     # -- attachments ---------------------------------------------------------------------------
-    def _copy_attachments(
+    def _find_attachments(
         self,
         src_c: RegistryClient,
         src_repo: str,
-        dst_c: RegistryClient,
-        dst_repo: str,
-        tree: Mapping[str, Manifest | None],
-        stats: _Stats,
+        subjects: Sequence[str],
         signatures: bool,
         referrers: bool,
-    ) -> dict[str, str]:
-        """Cosign tags and referrers of every manifest in ``tree``; returns tag -> digest.
+    ) -> list[_Attachment]:
+        """Cosign tags and referrers of every manifest in ``subjects``, at the source only.
 
         One task per (subject, cosign suffix) and per subject's referrers in the manifest-level
         pool: mostly HEADs that answer 404, so they go in parallel.
         """
 
-        def one(task: tuple[str, str | None]) -> dict[str, str]:
+        def one(task: tuple[str, str | None]) -> list[_Attachment]:
             subject, suffix = task
-            found: dict[str, str] = {}
             if suffix is not None:
                 tag = cosign_tag(subject, suffix)
                 desc = src_c.head_manifest(src_repo, tag)
-                if desc is not None:  # 404 means no such attachment
-                    self._copy_tagged(src_c, src_repo, dst_c, dst_repo, tag, desc.digest, stats)
-                    found[tag] = desc.digest
-                return found
+                # 404 means no such attachment
+                return [] if desc is None else [_Attachment(subject, tag=tag, digest=desc.digest)]
             index, fallback = self._source_referrers(src_c, src_repo, subject)
-            if index is not None:
-                tag_digest = self._copy_referrers(
-                    src_c, src_repo, dst_c, dst_repo, subject, index, fallback, stats
-                )
-                if tag_digest is not None:
-                    found[referrers_tag(subject)] = tag_digest
-            return found
+            if index is None:
+                return []
+            return [_Attachment(subject, index=index, from_fallback=fallback)]
 
         tasks: list[tuple[str, str | None]] = []
         if signatures:
-            tasks += [(d, suffix) for d in tree for suffix in COSIGN_SUFFIXES]
+            tasks += [(d, suffix) for d in subjects for suffix in COSIGN_SUFFIXES]
         if referrers:
-            tasks += [(d, None) for d in tree]
+            tasks += [(d, None) for d in subjects]
+        return [a for part in self._meta_pool.map(one, tasks) for a in part]
+
+    def _push_attachments(
+        self,
+        src_c: RegistryClient,
+        src_repo: str,
+        dst_c: RegistryClient,
+        dst_repo: str,
+        attachments: Sequence[_Attachment],
+        stats: _Stats,
+    ) -> dict[str, str]:
+        """Write the attachments found (their subjects are complete); returns tag -> digest."""
+
+        def one(a: _Attachment) -> dict[str, str]:
+            if a.tag is not None and a.digest is not None:
+                self._copy_tagged(src_c, src_repo, dst_c, dst_repo, a.tag, a.digest, stats)
+                return {a.tag: a.digest}
+            assert a.index is not None
+            tag_digest = self._copy_referrers(
+                src_c, src_repo, dst_c, dst_repo, a.subject, a.index, a.from_fallback, stats
+            )
+            return {} if tag_digest is None else {referrers_tag(a.subject): tag_digest}
+
         copied: dict[str, str] = {}
-        for part in self._meta_pool.map(one, tasks):
+        for part in self._meta_pool.map(one, attachments):
             copied.update(part)
         return copied
 
@@ -670,7 +822,7 @@ class Copier:
         current = dst_c.head_manifest(dst_repo, tag)
         if current is not None and current.digest == digest:
             return
-        m = src_c.get_manifest(src_repo, digest)
+        m = self.session.manifest(src_c, src_repo, digest)
         self._copy_tree(src_c, src_repo, dst_c, dst_repo, m, stats)
         # Attachment tags follow the source: cosign rewrites .sig when a signature is added.
         dst_c.put_manifest(dst_repo, tag, m)
@@ -707,7 +859,7 @@ class Copier:
         for child in index.children:
             if dst_c.head_manifest(dst_repo, child.digest) is not None:
                 continue  # present, hence complete (children first): no need to read it
-            m = src_c.get_manifest(src_repo, child.digest)
+            m = self.session.manifest(src_c, src_repo, child.digest)
             resp = self._push_referrer(src_c, src_repo, dst_c, dst_repo, m, stats)
             # A registry with the referrers API acknowledges the subject (distribution-spec 1.1).
             subject_headers = subject_headers and "OCI-Subject" in resp.headers
@@ -750,9 +902,8 @@ class Copier:
         stats: _Stats,
     ) -> httpx.Response:
         for child in m.children:
-            self._copy_tree(
-                src_c, src_repo, dst_c, dst_repo, src_c.get_manifest(src_repo, child.digest), stats
-            )
+            child_m = self.session.manifest(src_c, src_repo, child.digest)
+            self._copy_tree(src_c, src_repo, dst_c, dst_repo, child_m, stats)
         self._copy_blobs(src_c, src_repo, dst_c, dst_repo, m.blobs, stats)
         resp = dst_c.put_manifest(dst_repo, m.digest, m)
         stats.add("manifest")
@@ -766,7 +917,14 @@ class Copier:
         top: Manifest,
         tree: Mapping[str, Manifest | None],
     ) -> list[str]:
-        return platforms_of(src_c, src_repo, top, {d: m for d, m in tree.items() if m is not None})
+        return platforms_of(
+            src_c,
+            src_repo,
+            top,
+            {d: m for d, m in tree.items() if m is not None},
+            read_config=lambda digest: self.session.config_blob(src_c, src_repo, digest),
+            read_manifest=lambda digest: self.session.manifest(src_c, src_repo, digest),
+        )
 
 
 def platforms_of(
@@ -774,9 +932,14 @@ def platforms_of(
     repo: str,
     top: Manifest,
     known: Mapping[str, Manifest] | None = None,
+    *,
+    read_config: Callable[[str], bytes] | None = None,
+    read_manifest: Callable[[str], Manifest] | None = None,
 ) -> list[str]:
     """``os/arch[/variant]`` of every runnable image below ``top`` (attestations excluded)."""
     known = dict(known or {})
+    get_config = read_config or (lambda digest: client.get_blob(repo, digest))
+    get_manifest = read_manifest or (lambda digest: client.get_manifest(repo, digest))
     out: list[str] = []
 
     def visit(m: Manifest) -> None:
@@ -791,13 +954,13 @@ def platforms_of(
                 ):
                     out.append(child.platform)
                     continue
-                sub = known.get(child.digest) or client.get_manifest(repo, child.digest)
+                sub = known.get(child.digest) or get_manifest(child.digest)
                 visit(sub)
             return
         cfg = m.config
         if cfg is None or cfg.media_type not in IMAGE_CONFIG_TYPES:
             return  # an artifact (Helm chart, SBOM, signature): no platform
-        doc = json.loads(client.get_blob(repo, cfg.digest))
+        doc = json.loads(get_config(cfg.digest))
         plat = "/".join(
             str(p) for p in (doc.get("os"), doc.get("architecture"), doc.get("variant")) if p
         )
