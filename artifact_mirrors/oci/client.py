@@ -22,6 +22,7 @@ import functools
 import logging
 import random
 import re
+import socket
 import ssl
 import threading
 import time
@@ -41,11 +42,17 @@ from artifact_mirrors.oci.errors import (
     RegistryError,
     TemporaryRegistryError,
     TLSVerifyError,
+    UnreachableError,
 )
 from artifact_mirrors.oci.media import ACCEPT, Descriptor, Manifest, digest_of, verify_digest
 
 log = logging.getLogger(__name__)
 
+# distribution (docker-registry) refuses manifests over 4 MiB (registry/handlers/manifests.go,
+# maxManifestBodySize = 4 << 20), and skopeo's containers/image reads at most as much
+# (internal/iolimits: MaxManifestBodySize, "aligns with the one of a Docker registry"). Nothing
+# bigger is read into memory or pushed on.
+MAX_MANIFEST_BYTES = 4 << 20
 TEMPORARY_CODES = frozenset({"TOOMANYREQUESTS", "UNAVAILABLE"})
 USER_AGENT = f"artifact-mirrors/{__version__}"
 
@@ -111,6 +118,22 @@ def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
 
 
 @functools.cache
+def _unreachable_reason(exc: BaseException) -> str | None:
+    """ "connection refused" / "unknown host" when that is what ended a connect, else None."""
+    if not isinstance(exc, httpx.ConnectError):
+        return None
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, socket.gaierror):
+            return "unknown host"
+        if isinstance(cur, ConnectionRefusedError):
+            return "connection refused"
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
 def default_tls_context() -> ssl.SSLContext:
     """httpx's default verifying context (certifi's CA bundle, or ``SSL_CERT_FILE`` /
     ``SSL_CERT_DIR``), built once per process and shared by every client.
@@ -298,6 +321,9 @@ class RegistryClient:
         return RegistryError(**kwargs)
 
     def _transport_error(self, exc: httpx.TransportError, repo: str, target: str) -> MirrorError:
+        unreachable = _unreachable_reason(exc)
+        if unreachable is not None:
+            return UnreachableError(self.host, unreachable)
         cause = _ssl_cause(exc)
         if isinstance(cause, ssl.SSLCertVerificationError):
             reason = getattr(cause, "verify_message", "") or "certificate verify failed"
@@ -480,8 +506,12 @@ class RegistryClient:
             repo=repo,
             target=target,
             headers={"Accept": ACCEPT},
+            stream=True,
         )
-        raw = resp.content
+        try:
+            raw = self._bounded_body(resp, repo, target)
+        finally:
+            resp.close()
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         if ":" in ref:
             verify_digest(raw, ref, f"{self.host}/{repo}@{ref}")
@@ -499,6 +529,27 @@ class RegistryClient:
                     detail=f"manifest hashes to {digest} but registry says {header}",
                 )
         return Manifest(raw=raw, media_type=media_type, digest=digest)
+
+    def _bounded_body(self, resp: httpx.Response, repo: str, target: str) -> bytes:
+        """A manifest body, refused before it is read whole when larger than registries accept."""
+        declared = resp.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_MANIFEST_BYTES:
+            self._manifest_too_large(repo, target, f"{int(declared):,} bytes")
+        body = bytearray()
+        for chunk in resp.iter_bytes():
+            body += chunk
+            if len(body) > MAX_MANIFEST_BYTES:
+                self._manifest_too_large(repo, target, f"over {MAX_MANIFEST_BYTES:,} bytes")
+        return bytes(body)
+
+    def _manifest_too_large(self, repo: str, target: str, size: str) -> NoReturn:
+        self._fail(
+            repo,
+            target,
+            None,
+            f"manifest is {size}, more than registries accept ({MAX_MANIFEST_BYTES:,} bytes, "
+            "distribution's limit); refusing to read or push it",
+        )
 
     def find_manifest(self, repo: str, ref: str) -> Manifest | None:
         try:

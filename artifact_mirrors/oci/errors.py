@@ -75,6 +75,25 @@ class TemporaryRegistryError(RegistryError):
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
 
+class UnreachableError(MirrorError):
+    """Nothing answers at a registry's address (connection refused, unknown host): never retried,
+    since waiting does not make a wrong host:port right. ``role`` ("source"/"destination") is set
+    by the copier, which knows which side the registry is on."""
+
+    def __init__(self, host: str, reason: str, role: str = "") -> None:
+        self.host = host
+        self.reason = reason
+        self.role = role
+        super().__init__()
+
+    def __str__(self) -> str:
+        who = f"{self.role} registry {self.host}" if self.role else f"registry {self.host}"
+        return (
+            f"{who} is unreachable: {self.reason}. Hint: check the {self.role or 'registry'} "
+            "host and port, and that the registry is running"
+        )
+
+
 class TLSVerifyError(MirrorError):
     """The registry's certificate could not be verified (never retried)."""
 

@@ -380,3 +380,67 @@ def test_destination_with_referrers_api_gets_no_fallback_tag(
     assert referrers_tag(source.index) not in result.signature_digests
     assert dst_pusher.tag_digest(repo_name, referrers_tag(source.index)) is None
     assert dst_pusher.tag_digest(repo_name, source.sbom_referrer) == source.sbom_referrer
+
+
+def test_failed_copy_leaves_no_attachment_at_the_destination(
+    source: SourceImages,
+    src_proxy: FaultProxy,
+    dst_registry: RegistryServer,
+    via_proxy: Registries,
+    src_pusher: Pusher,
+    dst_pusher: Pusher,
+    repo_name: str,
+) -> None:
+    # A blob of one platform is gone at the source: the image cannot be completed, so neither
+    # its signatures nor its referrers may appear at the mirror (they would vouch for nothing).
+    layer = json.loads(src_pusher.raw_manifest("src/app", source.children[1])[0])["layers"][1]
+    src_proxy.fail("GET", rf"/blobs/{layer['digest']}", 404, times=None, code="BLOB_UNKNOWN",
+                   message="blob unknown to registry")  # fmt: skip
+    with pytest.raises(RegistryError):
+        copy_image(
+            f"{src_proxy.host}/src/app@{source.index}",
+            f"{dst_registry.host}/{repo_name}",
+            "1.0",
+            registries=via_proxy,
+        )
+    for sig_tag in source.signatures:
+        assert dst_pusher.tag_digest(repo_name, sig_tag) is None, sig_tag
+    assert dst_pusher.tag_digest(repo_name, referrers_tag(source.index)) is None
+    assert dst_pusher.tag_digest(repo_name, source.sbom_referrer) is None
+    assert dst_pusher.tag_digest(repo_name, "1.0") is None
+    # Re-running finishes the job, attachments included.
+    src_proxy.clear()
+    result = copy_image(
+        f"{src_proxy.host}/src/app@{source.index}",
+        f"{dst_registry.host}/{repo_name}",
+        "1.0",
+        registries=via_proxy,
+    )
+    assert set(source.signatures) <= set(result.signature_digests)
+    assert dst_pusher.tag_digest(repo_name, "1.0") == source.index
+
+
+def test_manifest_over_4_mib_is_refused_before_it_is_read(
+    source: SourceImages,
+    src_proxy: FaultProxy,
+    dst_registry: RegistryServer,
+    via_proxy: Registries,
+    dst_pusher: Pusher,
+    repo_name: str,
+) -> None:
+    huge = b'{"schemaVersion":2,"layers":[' + b" " * (5 << 20) + b"]}"
+    src_proxy.fail("GET", rf"/manifests/{source.index}$", 200, times=None, body=huge,
+                   headers={"Content-Type": "application/vnd.oci.image.index.v1+json"})  # fmt: skip
+    with pytest.raises(RegistryError) as err:
+        copy_image(
+            f"{src_proxy.host}/src/app@{source.index}",
+            f"{dst_registry.host}/{repo_name}",
+            "1.0",
+            registries=via_proxy,
+        )
+    assert str(err.value) == (
+        f"copy failed: {src_proxy.host}/src/app@{source.index}: manifest is "
+        f"{len(huge):,} bytes, more than registries accept (4,194,304 bytes, distribution's "
+        "limit); refusing to read or push it"
+    )
+    assert dst_pusher.tag_digest(repo_name, "1.0") is None
