@@ -36,9 +36,11 @@ from pulumi.dynamic import (
 
 from artifact_mirrors.oci import ops
 from artifact_mirrors.oci.client import Registries
+from artifact_mirrors.oci.copy import Copier, CopySession
 from artifact_mirrors.oci.errors import MirrorError
 from artifact_mirrors.oci.reference import parse_reference
 from artifact_mirrors.oci.settings import env_value, registries_for
+from artifact_mirrors.oci.spool import Spool
 from components.dynamic import DynamicResource, props_of
 
 # Inputs whose change means "copy again / move / unpublish" (an update).
@@ -74,11 +76,26 @@ class ImageTagArgs:
 # life: a preview diffs hundreds of tags, and a fresh client per tag would redo the TLS handshake
 # and the token exchange each time. Credentials named in the inputs are read on first use;
 # missing ones are an error (a copy must never go anonymous).
-_POOL: dict[tuple[str, ...], Registries] = {}
+#
+# Every copy of the process shares one CopySession: the engine serves all ImageTag resources of a
+# stack from this one process, 4 calls at a time (pulumi/dynamic/__main__.py), so the session is
+# where a blob one resource uploaded is mounted by its siblings in the same registry, where two
+# resources needing the same blob at once upload it once, and where a blob read from the source
+# for one registry is served to the others from the verified spool (MIRRORS_SPOOL_MAX_MB).
+_POOL: dict[tuple[str, ...], tuple[Registries, Copier]] = {}
 _POOL_LOCK = threading.Lock()
+_SESSION: CopySession | None = None
 
 
-def _registries(props: dict[str, Any], config: Config | None) -> Registries:
+def _session() -> CopySession:
+    global _SESSION
+    with _POOL_LOCK:
+        if _SESSION is None:
+            _SESSION = CopySession(spool=Spool())
+        return _SESSION
+
+
+def _pooled(props: dict[str, Any], config: Config | None) -> tuple[Registries, Copier]:
     key = (
         parse_reference(props["repository"]).registry,
         str(props.get("registry_kind")),
@@ -86,11 +103,17 @@ def _registries(props: dict[str, Any], config: Config | None) -> Registries:
         str(bool(props.get("insecure"))),
         str(props.get("ca_file")),
     )
+    session = _session()
     with _POOL_LOCK:
-        regs = _POOL.get(key)
-        if regs is None:
-            regs = _POOL[key] = registries_for(props, config)
-        return regs
+        pooled = _POOL.get(key)
+        if pooled is None:
+            regs = registries_for(props, config)
+            pooled = _POOL[key] = (regs, Copier(regs, session=session))
+        return pooled
+
+
+def _registries(props: dict[str, Any], config: Config | None) -> Registries:
+    return _pooled(props, config)[0]
 
 
 def _target(props: dict[str, Any]) -> str:
@@ -98,13 +121,12 @@ def _target(props: dict[str, Any]) -> str:
 
 
 def _copy(props: dict[str, Any], config: Config | None) -> dict[str, Any]:
-    result = ops.copy_image(
+    result = _pooled(props, config)[1].copy_image(
         props["source"],
         props["repository"],
         props["tag"],
         floating=bool(props.get("floating")),
         signatures=bool(props.get("signatures", True)),
-        registries=_registries(props, config),
     )
     if result.digest != props["digest"]:
         # Impossible unless the source lies about its digest: refuse to record it.
