@@ -1,4 +1,4 @@
-"""``mirrors copy SRC DST``: one digest-preserving image copy from the command line.
+"""``mirrors copy SRC DST [DST ...]``: digest-preserving image copies from the command line.
 
 Exit codes: 0 copied (or already up to date), 1 the copy failed, 2 bad input.
 Credentials come from the Docker credential store and ``MIRRORS_REGISTRY_AUTH_*`` variables
@@ -153,12 +153,41 @@ def _summary(result: CopyResult) -> Table:
     return table
 
 
+def _insecure_hosts(values: list[str]) -> list[str]:
+    """``--insecure`` takes HOST[:PORT] as a registry reference names it: no scheme, no path."""
+    out: list[str] = []
+    for value in values:
+        if "://" in value or "/" in value:
+            _bad_input(
+                "--insecure",
+                "takes a registry host, not a URL",
+                value,
+                "write HOST:PORT, e.g. --insecure 127.0.0.1:5000",
+            )
+        host, sep, port = value.rpartition(":") if not value.endswith("]") else (value, "", "")
+        if not sep:
+            host, port = value, ""
+        if not host or (sep and not (port.isdigit() and 1 <= int(port) <= 65535)):
+            _bad_input(
+                "--insecure",
+                "port must be a number from 1 to 65535",
+                value,
+                "write HOST:PORT, e.g. --insecure 127.0.0.1:5000",
+            )
+        out.append(value)
+    return out
+
+
 def copy_command(
     src: Annotated[
         str, typer.Argument(metavar="SRC", help="Source image: REPO:TAG or REPO@DIGEST")
     ],
     dst: Annotated[
-        str, typer.Argument(metavar="DST", help="Destination REPO[:TAG] (default: SRC's tag)")
+        list[str],
+        typer.Argument(
+            metavar="DST...",
+            help="Destination REPO[:TAG] (default: SRC's tag); several mirrors read SRC once",
+        ),
     ],
     insecure: Annotated[
         list[str] | None,
@@ -181,52 +210,70 @@ def copy_command(
         int, typer.Option("--concurrency", min=1, max=32, help="Parallel blob transfers")
     ] = DEFAULT_CONCURRENCY,
 ) -> None:
-    """Copy an image (every platform, attestation and signature) by digest; the tag moves last."""
-    from artifact_mirrors.oci import Copier, MirrorError, Registries, RegistryError, resolve
+    """Copy an image (every platform, attestation and signature) by digest; the tag moves last.
+
+    With several DSTs the copies run in one session: each blob is read from SRC once (a verified
+    local spool serves the other mirrors), and mounted between repositories of one registry.
+    --json prints one object for one DST, a list for several.
+    """
+    from artifact_mirrors.oci import (
+        Copier,
+        CopyJob,
+        CopySession,
+        MirrorError,
+        Registries,
+        RegistryError,
+        Spool,
+        resolve,
+    )
 
     src_ref = _parse("SRC", src)
     if src_ref.tag is None and src_ref.digest is None:
         _bad_input(
             "SRC", "reference has no tag or digest", src, "add :TAG or @sha256:DIGEST to SRC"
         )
-    dst_ref = _parse("DST", dst)
-    if dst_ref.digest is not None:
-        _bad_input("DST", "destination cannot be a digest", dst, "write DST as REPO or REPO:TAG")
-    tag = dst_ref.tag or src_ref.tag
-    hosts = (src_ref.registry, dst_ref.registry)
+    dst_refs = [_parse("DST", d) for d in dst]
+    for d, ref in zip(dst, dst_refs, strict=True):
+        if ref.digest is not None:
+            _bad_input("DST", "destination cannot be a digest", d, "write DST as REPO or REPO:TAG")
+    hosts = (src_ref.registry, *(r.registry for r in dst_refs))
+    plain = _insecure_hosts(list(insecure or []))
     cas = _ca_files(list(ca_file or []), hosts)
     console = Console(stderr=True)
     out = Console()
+    jobs = [
+        CopyJob(src_ref, r.with_tag(None), r.tag or src_ref.tag, floating, not no_signatures)
+        for r in dst_refs
+    ]
+    results: list[CopyResult] = []
     try:
-        with Registries(insecure=list(insecure or []), ca_files=cas) as regs:
+        with Registries(insecure=plain, ca_files=cas) as regs:
             pinned = src_ref
             if src_ref.digest is None:
                 digest = resolve(src_ref, registries=regs)
                 if digest is None:
                     _failed(f"{src_ref}: tag not found")
                 pinned = src_ref.with_digest(digest)
+            jobs = [CopyJob(pinned, j.dst_repo, j.tag, j.floating, j.signatures) for j in jobs]
             bars = _Bars(console) if console.is_terminal else None
+            spool = Spool() if len(jobs) > 1 else None
             with (
                 bars or nullcontext(),
-                Copier(regs, concurrency=concurrency, progress=bars) as copier,
+                CopySession(concurrency=concurrency, spool=spool) as session,
+                Copier(regs, session=session, progress=bars) as copier,
             ):
-                result = copier.copy_image(
-                    pinned,
-                    dst_ref.with_tag(None),
-                    tag,
-                    floating=floating,
-                    signatures=not no_signatures,
-                    referrers=not no_signatures,
-                )
+                results = copier.copy_images(jobs)
     except RegistryError as exc:
         exc.op = "copy"
         _failed(str(exc))
     except MirrorError as exc:
         _failed(str(exc))
     if json_output:
-        out.print_json(json.dumps(result.to_dict()))
+        docs = [r.to_dict() for r in results]
+        out.print_json(json.dumps(docs[0] if len(docs) == 1 else docs))
     else:
-        out.print(_summary(result))
+        for result in results:
+            out.print(_summary(result))
 
 
 def register(app: typer.Typer) -> None:
