@@ -135,11 +135,7 @@ class RegistryMirror(pulumi.ComponentResource):
             )
         if reg.kind in ("dockerhub", "quay"):
             # Docker Hub and quay.io have no provider resource: their HTTP APIs, via a dynamic one.
-            c = reg.credentials
-            token = c.api_token_env or c.password_env
-            env = {"token": token} if token else {}
-            if reg.kind == "dockerhub" and c.username_env:
-                env["username"] = c.username_env
+            # Credentials by name only, as ImageTag takes them; read by the provider at call time.
             return MirrorRepository(
                 name,
                 MirrorRepositoryArgs(
@@ -148,7 +144,8 @@ class RegistryMirror(pulumi.ComponentResource):
                     name=image.repository,
                     description=short,
                     full_description=labels.image_full_description(self.args.labels, image, reg),
-                    credentials_env=env,
+                    host=reg.host,
+                    credentials=reg.credentials.names(),
                 ),
                 pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )

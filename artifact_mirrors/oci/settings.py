@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from artifact_mirrors import naming
-from artifact_mirrors.oci.auth import CredentialStore
+from artifact_mirrors.oci.auth import Credentials, CredentialStore
 from artifact_mirrors.oci.client import Registries
 from artifact_mirrors.oci.env import insecure_registries
 from artifact_mirrors.oci.errors import MirrorError
@@ -118,6 +118,27 @@ def explicit_credentials(
         return {host: ("AWS", aws_password(props["registry_kind"], creds.get("profile"), region))}
     # docker-config: the Docker credential store / MIRRORS_REGISTRY_AUTH_* environment.
     return {}
+
+
+def registry_credentials(
+    props: Mapping[str, Any],
+    host: str,
+    config: ConfigLookup | None = None,
+    *,
+    required: bool = True,
+) -> Credentials | None:
+    """The one set of credentials for ``host``, read now, through the same lookup as a copy.
+
+    What the settings name (:func:`explicit_credentials`: stack-config secret, environment
+    variables, an ECR token) first, then ``MIRRORS_REGISTRY_AUTH_<HOST>_USERNAME/_PASSWORD`` and
+    the Docker credential store (``$DOCKER_CONFIG/config.json``: ``credHelpers``, ``auths``,
+    ``credsStore``). None when nothing is found; missing *named* credentials raise
+    :class:`CredentialsMissing` unless ``required`` is False. Used by the Docker Hub / quay.io
+    metadata APIs (``components.dynamic.repository``), which need the credentials themselves
+    rather than a :class:`Registries`.
+    """
+    explicit = explicit_credentials(props, host, config, required=required)
+    return CredentialStore(explicit).lookup(host)
 
 
 def registries_for(

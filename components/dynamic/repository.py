@@ -3,13 +3,17 @@
 The RFD requires mirrors to be "clearly labeled as such"; on Docker Hub and quay.io the label is
 the repository's description, which only their HTTP APIs can set (see
 ``artifact_mirrors.registry_meta``). This dynamic resource creates the repository (or adopts one
-that exists), keeps the description equal to the label, and notices drift: Python dynamic
-providers have no working ``read`` (https://github.com/pulumi/pulumi/issues/16175), so ``diff``
-fetches the live description and reports a change when someone edited it by hand.
+that exists), keeps the description equal to the label, and notices drift: a preview never calls
+a provider's ``read`` (only ``pulumi refresh`` and import do), so ``diff`` fetches the live
+description and reports a change when someone edited it by hand.
 
-No credential is ever captured: inputs name the environment variables to read
-(``credentials_env``), and the provider reads them inside each method, at call time. The provider
-class is at module level in an importable module, so dill pickles it by reference
+No credential is ever captured: the inputs name where the credentials come from
+(``credentials``: the spec's ``CredentialSource.names()``, the same dict ImageTag stores) and the
+provider reads them inside each method, at call time, through ``artifact_mirrors.oci.settings``:
+environment variables, the Docker credential store (``credHelpers``, ``auths``, ``credsStore``),
+``MIRRORS_REGISTRY_AUTH_<HOST>_USERNAME/_PASSWORD``, or a stack-config secret ``USER:PASSWORD``
+(from the config the engine passes to ``configure``, which is never pickled). The provider class
+is at module level in an importable module, so dill pickles it by reference
 (``components.dynamic.repository.MirrorRepositoryProvider``) and code changes apply to existing
 stacks.
 """
@@ -17,7 +21,7 @@ stacks.
 from __future__ import annotations
 
 import ipaddress
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +30,8 @@ import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
+    Config,
+    ConfigureRequest,
     CreateResult,
     DiffResult,
     ResourceProvider,
@@ -33,29 +39,63 @@ from pulumi.dynamic import (
 )
 from pulumi.runtime.rpc import UNKNOWN
 
+from artifact_mirrors.oci.auth import env_key
+from artifact_mirrors.oci.errors import MirrorError
+from artifact_mirrors.oci.settings import (
+    ConfigLookup,
+    CredentialsMissing,
+    env_value,
+    registry_credentials,
+)
 from artifact_mirrors.registry_meta import (
     DOCKERHUB_API,
     DOCKERHUB_DESCRIPTION_MAX,
     DOCKERHUB_FULL_DESCRIPTION_MAX,
     QUAY_API,
+    AuthenticationError,
     DockerHubClient,
     QuayClient,
+    RateLimitedError,
+    RegistryMetaError,
     RepositoryMetadataClient,
 )
+from artifact_mirrors.spec.model import CredentialSource
 from components.dynamic import DynamicResource, props_of
 
 KINDS = ("dockerhub", "quay")
 DEFAULT_API = {"dockerhub": DOCKERHUB_API, "quay": QUAY_API}
-# The credential names each kind needs in ``credentials_env`` (values: env var names).
-CREDENTIAL_KEYS = {"dockerhub": ("username", "token"), "quay": ("token",)}
+# The registry host whose stored credentials the API uses (Docker config, MIRRORS_REGISTRY_AUTH_*).
+DEFAULT_HOST = {"dockerhub": "docker.io", "quay": "quay.io"}
+HUB_NAME = {"dockerhub": "Docker Hub", "quay": "quay.io"}
+# Where the API credentials may come from (the spec's ``credentials.from``); ``aws`` is ECR's.
+SOURCES = ("docker-config", "env", "stack-config")
 # A different repository is a different resource; the old one is retained (see delete).
-REPLACE_KEYS = ("kind", "api_base", "namespace", "name")
-UPDATE_KEYS = ("description", "full_description")
+REPLACE_KEYS = ("namespace", "name")
+# Everything else is an update (create-or-adopt, idempotent), so state never keeps stale inputs.
+# ``credentials_env`` is the credential shape of state written before ``credentials``: its
+# presence in the old state is a change too, and the update rewrites it.
+UPDATE_KEYS = (
+    "kind",
+    "api_base",
+    "host",
+    "description",
+    "full_description",
+    "credentials",
+    "credentials_env",
+)
+# In a preview, the live check gives up after this many tries (a 429's Retry-After is honoured,
+# at most 120 s); create and update keep the client's default.
+DIFF_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
 class MirrorRepositoryArgs:
-    """Inputs, exactly as stored in state: credentials are named (env vars), never held."""
+    """Inputs, exactly as stored in state: credentials are named, never held.
+
+    ``credentials`` is the spec's ``CredentialSource.names()``, the same dict ImageTag stores:
+    ``source`` (docker-config | env | stack-config) and the names to read at call time
+    (``username_env``, ``password_env``, ``api_token_env``, ``config_key``).
+    """
 
     kind: str  # "dockerhub" | "quay"
     namespace: str
@@ -63,12 +103,58 @@ class MirrorRepositoryArgs:
     description: str  # the mirror label (Docker Hub: at most 100 characters)
     full_description: str = ""  # markdown
     api_base: str = ""  # "" -> the public API of `kind`
-    credentials_env: dict[str, str] = field(default_factory=dict)
+    host: str = ""  # the registry host for credential lookup; "" -> docker.io / quay.io
+    credentials: dict[str, str] = field(default_factory=lambda: {"source": "docker-config"})
 
     def props(self) -> dict[str, Any]:
         props = props_of(self)
         props["api_base"] = self.api_base or DEFAULT_API.get(self.kind, "")
+        props["host"] = self.host or DEFAULT_HOST.get(self.kind, "")
+        props["credentials"] = dict(self.credentials)
         return props
+
+
+@dataclass(frozen=True)
+class RepositoryProps:
+    """The props dict as one typed value (turned into this once per provider call)."""
+
+    kind: str
+    namespace: str
+    name: str
+    description: str
+    full_description: str
+    api_base: str
+    host: str
+    credentials: CredentialSource
+
+    @classmethod
+    def of(cls, props: Mapping[str, Any]) -> RepositoryProps:
+        kind = str(props["kind"])
+        creds = props.get("credentials") or {}
+        return cls(
+            kind=kind,
+            namespace=str(props["namespace"]),
+            name=str(props["name"]),
+            description=str(props["description"]),
+            full_description=str(props.get("full_description") or ""),
+            api_base=str(props.get("api_base") or DEFAULT_API[kind]),
+            host=str(props.get("host") or DEFAULT_HOST[kind]),
+            credentials=CredentialSource(
+                source=str(creds.get("source") or "docker-config"),
+                **{k: str(creds[k]) for k in _NAME_KEYS if creds.get(k)},
+            ),
+        )
+
+    def settings(self) -> dict[str, Any]:
+        """The shape ``artifact_mirrors.oci.settings`` reads (its messages name the repository)."""
+        return {
+            "repository": f"{self.host}/{self.namespace}/{self.name}",
+            "registry_kind": self.kind,
+            "credentials": self.credentials.names(),
+        }
+
+
+_NAME_KEYS = ("username_env", "password_env", "api_token_env", "config_key")
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -78,6 +164,39 @@ def _is_loopback(host: str | None) -> bool:
         return host is not None and ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _credential_failures(kind: str, creds: Any) -> list[CheckFailure]:
+    """Check needs only the *names*: a reviewer's preview has no credentials, and passes."""
+    if creds == UNKNOWN:
+        return []
+    if not isinstance(creds, dict):
+        return [CheckFailure("credentials", f"credentials must be a mapping: {creds!r}")]
+    source = creds.get("source") or "docker-config"
+    hub = HUB_NAME.get(kind, kind)
+    if source not in SOURCES:
+        return [
+            CheckFailure(
+                "credentials",
+                f"{hub} credentials cannot come from {source!r}: use one of {', '.join(SOURCES)}",
+            )
+        ]
+    need: list[str] = []
+    if source == "env":
+        if kind == "dockerhub" and not creds.get("username_env"):
+            need.append("username_env")
+        if not (creds.get("api_token_env") or creds.get("password_env")):
+            need.append("password_env (or api_token_env)")
+    elif source == "stack-config" and not creds.get("config_key"):
+        need.append("config_key")
+    if need:
+        return [
+            CheckFailure(
+                "credentials",
+                f"{hub} credentials from {source} must name {' and '.join(need)}",
+            )
+        ]
+    return []
 
 
 def _failures(props: dict[str, Any]) -> list[CheckFailure]:
@@ -119,102 +238,154 @@ def _failures(props: dict[str, Any]) -> list[CheckFailure]:
                     f"the limit is {DOCKERHUB_FULL_DESCRIPTION_MAX}",
                 )
             )
-    credentials_env = props.get("credentials_env") or {}
-    if kind in CREDENTIAL_KEYS and isinstance(credentials_env, dict):
-        missing = [k for k in CREDENTIAL_KEYS[kind] if not credentials_env.get(k)]
-        if missing:
-            failures.append(
-                CheckFailure(
-                    "credentials_env",
-                    "credentials_env must name the environment variables for: "
-                    + ", ".join(missing),
-                )
-            )
+    if kind in KINDS:
+        failures += _credential_failures(str(kind), props.get("credentials"))
     return failures
 
 
-def _credential(props: dict[str, Any], key: str) -> str:
-    """Read one credential from the environment variable the inputs name (at call time)."""
-    variable = str((props.get("credentials_env") or {}).get(key, ""))
-    value = os.environ.get(variable, "") if variable else ""
-    if not value:
-        raise RuntimeError(
-            f"{props['kind']} credential {key!r}: environment variable "
-            f"{variable or '(not named in credentials_env)'} is not set"
-        )
-    return value
+def _api_credentials(
+    p: RepositoryProps, config: ConfigLookup | None, *, required: bool
+) -> tuple[str | None, str | None]:
+    """(username, API token), read now from where ``p.credentials`` says.
 
-
-def _client(props: dict[str, Any], *, need_credentials: bool) -> RepositoryMetadataClient:
-    kind = props["kind"]
-    api_base = props.get("api_base") or DEFAULT_API[kind]
-    if kind == "dockerhub":
-        if need_credentials:
-            return DockerHubClient(
-                _credential(props, "username"), _credential(props, "token"), api_base
+    ``api_token_env``, when named, is the API token whatever the source (quay.io's REST API wants
+    an OAuth application token, not the robot password the pushes use); otherwise the token is
+    the source's password: the env var ``password_env``, the stack-config secret
+    ``USER:PASSWORD``, or the Docker credential store / ``MIRRORS_REGISTRY_AUTH_<HOST>_*`` entry
+    for ``p.host``, exactly as ImageTag's copies read them.
+    """
+    c = p.credentials
+    token_override = env_value(c.api_token_env)
+    if c.source == "env":
+        user, token = env_value(c.username_env), token_override or env_value(c.password_env)
+        if required:
+            if p.kind == "dockerhub" and not user:
+                raise CredentialsMissing(_unset(p, "username", c.username_env))
+            if not token:
+                raise CredentialsMissing(_unset(p, "token", c.api_token_env or c.password_env))
+        return user, token
+    found = registry_credentials(p.settings(), p.host, config, required=required)
+    if found is None:
+        if required and not (token_override and p.kind == "quay"):
+            raise CredentialsMissing(
+                f"{p.kind} credentials for {p.host}: none in the Docker credential store "
+                "($DOCKER_CONFIG/config.json, default ~/.docker/config.json) or "
+                f"{env_key(p.host)}_USERNAME/_PASSWORD"
             )
+        return None, token_override
+    return found.username, token_override or found.password
+
+
+def _unset(p: RepositoryProps, what: str, variable: str | None) -> str:
+    return (
+        f"{p.kind} credential {what!r}: environment variable "
+        f"{variable or '(not named in credentials)'} is not set"
+    )
+
+
+def _client(
+    p: RepositoryProps, config: ConfigLookup | None, *, need_credentials: bool
+) -> RepositoryMetadataClient:
+    if need_credentials:
+        user, token = _api_credentials(p, config, required=True)
+        options: dict[str, Any] = {}
+    else:
         # The live check in diff reads a public repository; it works without credentials
         # (e.g. a reviewer's preview), but uses them when they are there.
-        env = props.get("credentials_env") or {}
-        username = os.environ.get(str(env.get("username", "")))
-        token = os.environ.get(str(env.get("token", "")))
-        return DockerHubClient(username, token, api_base)
-    if kind == "quay":
-        if need_credentials:
-            return QuayClient(_credential(props, "token"), api_base)
-        env = props.get("credentials_env") or {}
-        return QuayClient(os.environ.get(str(env.get("token", ""))), api_base)
-    raise RuntimeError(f"unknown repository kind {kind!r}")
+        try:
+            user, token = _api_credentials(p, config, required=False)
+        except MirrorError:  # e.g. a credential helper that is not installed here
+            user, token = None, None
+        options = {"attempts": DIFF_ATTEMPTS}
+    if p.kind == "dockerhub":
+        return DockerHubClient(user, token, p.api_base, **options)
+    if p.kind == "quay":
+        return QuayClient(token, p.api_base, **options)
+    raise RuntimeError(f"unknown repository kind {p.kind!r}")
 
 
-def _apply(props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _apply(props: dict[str, Any], config: ConfigLookup | None) -> tuple[str, dict[str, Any]]:
     """Create or adopt the repository and set its description; return (id, outputs)."""
-    namespace, name = props["namespace"], props["name"]
-    with _client(props, need_credentials=True) as client:
-        client.ensure_repository(
-            namespace, name, props["description"], props.get("full_description") or ""
-        )
-        url = client.web_url(namespace, name)
+    p = RepositoryProps.of(props)
+    with _client(p, config, need_credentials=True) as client:
+        client.ensure_repository(p.namespace, p.name, p.description, p.full_description)
+        url = client.web_url(p.namespace, p.name)
     # Outputs echo the inputs (quay.io joins label and markdown into one text, so the live
     # value is not comparable with the inputs); diff checks the live text against them.
     outputs = {k: v for k, v in props.items() if k != "__provider"}
     outputs["url"] = url
-    return f"{props['kind']}/{namespace}/{name}", outputs
+    return f"{p.kind}/{p.namespace}/{p.name}", outputs
+
+
+def diff_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The inputs-only half of diff: (properties forcing replacement, properties updated)."""
+    replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
+    changed = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
+    return replaces, changed
 
 
 class MirrorRepositoryProvider(ResourceProvider):
-    """Stateless; every credential comes from the environment inside the method that needs it."""
+    """Stateless; every credential is read inside the method that needs it."""
+
+    # Set by the provider server after unpickling (pulumi/pulumi#17673), never pickled itself:
+    # the stack config holds the `from: stack-config` secrets.
+    _config: Config | None = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._config = req.config
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # stack config (and the secrets in it) must never reach the serialised provider
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs = dict(news)
-        if inputs.get("kind") in DEFAULT_API and not inputs.get("api_base"):
-            inputs["api_base"] = DEFAULT_API[inputs["kind"]]
+        kind = inputs.get("kind")
+        if kind in DEFAULT_API:
+            inputs["api_base"] = inputs.get("api_base") or DEFAULT_API[str(kind)]
+            inputs["host"] = inputs.get("host") or DEFAULT_HOST[str(kind)]
         inputs.setdefault("full_description", "")
-        inputs.setdefault("credentials_env", {})
+        if not inputs.get("credentials"):
+            inputs["credentials"] = {"source": "docker-config"}  # the schema's default
         return CheckResult(inputs, _failures(inputs))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-        changed = [k for k in (*UPDATE_KEYS, "credentials_env") if olds.get(k) != news.get(k)]
+        # SDK 3.272's dynamic provider server sends only changes, replaces and
+        # deleteBeforeReplace (no `diffs`, no detailed diff; DiffResult has no field for them),
+        # so for an input change the engine names the properties from its own diff of the
+        # inputs, and for drift nothing can be named.
+        replaces, changed = diff_inputs(olds, news)
         if replaces or changed:
             return DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
         if any(news.get(k) == UNKNOWN for k in (*REPLACE_KEYS, *UPDATE_KEYS)):
             return DiffResult(changes=True, replaces=[], delete_before_replace=False)
-        # Live check: the description was edited (or the repository deleted) behind our back.
-        with _client(news, need_credentials=False) as client:
-            live = client.get_repository(news["namespace"], news["name"])
-            drifted = live is None or not client.matches(
-                live, news["description"], news.get("full_description") or ""
-            )
-        return DiffResult(changes=drifted, replaces=[], delete_before_replace=False)
+        return DiffResult(changes=self._drifted(news), replaces=[], delete_before_replace=False)
+
+    def _drifted(self, news: dict[str, Any]) -> bool:
+        """Live check: the description was edited (or the repository deleted) behind our back.
+
+        Rate limits (429), the hubs' 5xx and connection errors fall back to the recorded state
+        (no drift) rather than failing the preview; ``pulumi up`` meets the real error if it
+        persists. Rejected credentials (401/403) are a configuration problem: a clear error.
+        """
+        p = RepositoryProps.of(news)
+        try:
+            with _client(p, self._config, need_credentials=False) as client:
+                live = client.get_repository(p.namespace, p.name)
+                return live is None or not client.matches(live, p.description, p.full_description)
+        except RegistryMetaError as exc:
+            if isinstance(exc, AuthenticationError) or exc.status in (401, 403):
+                raise
+            if isinstance(exc, RateLimitedError) or exc.status is None or exc.status >= 500:
+                return False
+            raise
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        id_, outputs = _apply(props)
+        id_, outputs = _apply(props, self._config)
         return CreateResult(id_, outputs)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         # The same create-or-adopt: also repairs a repository deleted behind our back.
-        _id_unchanged, outputs = _apply(news)
+        _id_unchanged, outputs = _apply(news, self._config)
         return UpdateResult(outputs)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

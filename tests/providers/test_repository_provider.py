@@ -27,8 +27,8 @@ HUB_USER, HUB_TOKEN, QUAY_TOKEN = "mirrorbot", "dckr_pat_S3CR3T-hub", "quay-S3CR
 TYPE = "pulumi-python:dynamic/artifact-mirrors:MirrorRepository"
 LABEL = "Mirror of public.ecr.aws/gravitational/teleport, published by Teleport."
 FULL = "# Mirror\n\nImages here are copied bit for bit from `public.ecr.aws/gravitational`."
-HUB_ENV = {"username": "DOCKERHUB_USERNAME", "token": "DOCKERHUB_TOKEN"}
-QUAY_ENV = {"token": "QUAY_TOKEN"}
+HUB_ENV = {"source": "env", "username_env": "DOCKERHUB_USERNAME", "password_env": "DOCKERHUB_TOKEN"}
+QUAY_ENV = {"source": "env", "api_token_env": "QUAY_TOKEN"}
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def args(api: str, kind: str, name: str, **overrides: Any) -> dict[str, Any]:
         description=LABEL,
         full_description=FULL,
         api_base=api,
-        credentials_env=HUB_ENV if kind == "dockerhub" else QUAY_ENV,
+        credentials=HUB_ENV if kind == "dockerhub" else QUAY_ENV,
     ).props()
     return {**base, **overrides}
 
@@ -158,14 +158,21 @@ def test_check_failures(driver: ProviderDriver, api: str) -> None:
     checked = driver.check(
         res,
         None,
-        args(api, "dockerhub", "bad", description=too_long, credentials_env={"username": "U"}),
+        args(
+            api,
+            "dockerhub",
+            "bad",
+            description=too_long,
+            credentials={"source": "env", "username_env": "U"},
+        ),
     )
     assert checked.failures == (
         CheckFailure(
             "description", "Docker Hub short description is 101 characters; the limit is 100"
         ),
         CheckFailure(
-            "credentials_env", "credentials_env must name the environment variables for: token"
+            "credentials",
+            "Docker Hub credentials from env must name password_env (or api_token_env)",
         ),
     )
     gitlab = {**args("http://hub.example", "quay", "bad"), "kind": "gitlab"}
@@ -182,9 +189,9 @@ def test_default_api_base_is_the_public_hub() -> None:
 
 
 def test_missing_environment_variable_is_named(driver: ProviderDriver, api: str) -> None:
-    env = {"username": "DOCKERHUB_USERNAME", "token": "UNSET_TOKEN_VARIABLE"}
+    env = {**HUB_ENV, "password_env": "UNSET_TOKEN_VARIABLE"}
     with pytest.raises(ProviderError) as caught:
-        driver.create(urn("unset", TYPE), args(api, "dockerhub", "unset", credentials_env=env))
+        driver.create(urn("unset", TYPE), args(api, "dockerhub", "unset", credentials=env))
     assert str(caught.value) == (
         "dockerhub credential 'token': environment variable UNSET_TOKEN_VARIABLE is not set"
     )
@@ -193,9 +200,9 @@ def test_missing_environment_variable_is_named(driver: ProviderDriver, api: str)
 def test_rejected_credentials_surface_without_the_credential(
     driver: ProviderDriver, api: str
 ) -> None:
-    env = {"username": "DOCKERHUB_USERNAME", "token": "WRONG_TOKEN"}
+    env = {**HUB_ENV, "password_env": "WRONG_TOKEN"}
     with pytest.raises(ProviderError) as caught:
-        driver.create(urn("denied", TYPE), args(api, "dockerhub", "denied", credentials_env=env))
+        driver.create(urn("denied", TYPE), args(api, "dockerhub", "denied", credentials=env))
     assert str(caught.value) == "Docker Hub: login failed: HTTP 401: incorrect username or password"
     assert caught.value.exception_type == "artifact_mirrors.registry_meta.AuthenticationError"
     assert "not-the-token" not in caught.value.details
