@@ -57,6 +57,10 @@ def snapshot_permission(version: str, key: str, region: str, account: str) -> st
     return f"{version}/{key}@{region}/snapshot/account_id={account}"
 
 
+def snapshot_permission_revocation(version: str, key: str, region: str, account: str) -> str:
+    return f"{version}/{key}@{region}/snapshot/revoke/account_id={account}"
+
+
 def ami_transfer(version: str, key: str, landing_region: str) -> str:
     return f"{version}/{key}@{landing_region}/transfer"
 

@@ -9,6 +9,8 @@ release manifests (what each AMI should look like). Expectations per AMI:
 
 - launch permissions: the partition's ``launch_permissions``; none at all for a yanked release
   (one update revokes every grant; a yanked AMI still public is exactly what verify must catch);
+- root snapshot createVolumePermission: the partition's ``accounts`` when
+  ``snapshot_create_volume`` is on, otherwise none; none at all for a yanked release;
 - tags: :func:`artifact_mirrors.mirror_tags.mirror_tags`, the rule the Pulumi layer tags with;
 - available, not deprecated (warning within ``--warn-days``).
 
@@ -208,6 +210,13 @@ def expected_permissions(target: PartitionTarget, yanked: bool) -> LaunchPermiss
     )
 
 
+def expected_snapshot_permissions(target: PartitionTarget, yanked: bool) -> LaunchPermissions:
+    lp = target.launch_permissions
+    if yanked or not lp.snapshot_create_volume:
+        return LaunchPermissions()
+    return LaunchPermissions(accounts=frozenset(lp.accounts))
+
+
 def _partial_tags(project: Project, version: str, key: str) -> dict[str, str]:
     """What can be expected without the manifest entry (source id, name are unknown)."""
     assert project.spec.amis is not None
@@ -278,6 +287,7 @@ def expectations(
                     image_id=d.image_id,
                     launch_permissions=expected_permissions(target, yanked),
                     tags=tags,
+                    snapshot_permissions=expected_snapshot_permissions(target, yanked),
                 )
             )
         # Mirrors the spec asks for that the stack does not list: not deployed (yet).

@@ -14,6 +14,8 @@ from components.dynamic.ami import (
     AmiTransfer,
     LaunchPermissionRevocation,
     RevocationArgs,
+    SnapshotPermissionRevocation,
+    SnapshotRevocationArgs,
     TransferArgs,
 )
 
@@ -104,11 +106,28 @@ class AmiMirror(pulumi.ComponentResource):
                 ),
             )
             self.image_ids[region] = copy.id
-            if t.launch_permissions.snapshot_create_volume and not a.release.yanked:
-                # Lets the shared accounts create volumes from the root snapshot (EBS direct
-                # use, e.g. for scanning); launching the AMI does not need it. pulumi-aws only
-                # shares snapshots with accounts, so public/org grants have no snapshot twin.
-                for account in t.launch_permissions.accounts:
+            if not t.launch_permissions.snapshot_create_volume:
+                continue
+            # Lets the shared accounts create volumes from the root snapshot (EBS direct use,
+            # e.g. for scanning); launching the AMI does not need it. pulumi-aws only shares
+            # snapshots with accounts, so public/org grants have no snapshot twin.
+            for account in t.launch_permissions.accounts:
+                if a.release.yanked:
+                    # The grant is retained, so dropping it would leave the snapshot shared:
+                    # a yank revokes explicitly, like launch permissions.
+                    SnapshotPermissionRevocation(
+                        naming.snapshot_permission_revocation(version, key, region, account),
+                        SnapshotRevocationArgs(
+                            release=version,
+                            partition=t.partition,
+                            region=region,
+                            profile=t.profile,
+                            image_id=copy.id,
+                            account=account,
+                        ),
+                        pulumi.ResourceOptions(parent=self),
+                    )
+                else:
                     aws.ec2.SnapshotCreateVolumePermission(
                         naming.snapshot_permission(version, key, region, account),
                         snapshot_id=copy.root_snapshot_id,

@@ -52,6 +52,11 @@ from artifact_mirrors.aws.partitions import (
 from artifact_mirrors.aws.report import findings_markdown, findings_table
 from artifact_mirrors.aws.resolve import find_release_amis, teleport_editions
 from artifact_mirrors.aws.session import ENDPOINT_ENV, AwsClients, clients_for, session_for
+from artifact_mirrors.aws.snapshot_permissions import (
+    describe_create_volume_permissions,
+    revoke_create_volume_permissions,
+    root_snapshot_id,
+)
 from artifact_mirrors.aws.types import (
     EditionKey,
     ExpectedAmi,
@@ -99,6 +104,7 @@ __all__ = [
     "check_block_public_access",
     "check_store_restore_limits",
     "clients_for",
+    "describe_create_volume_permissions",
     "describe_launch_permissions",
     "ensure_public_sharing_allowed",
     "find_release_amis",
@@ -108,7 +114,9 @@ __all__ = [
     "mirror_of",
     "partition_of",
     "public_sharing_blocked_message",
+    "revoke_create_volume_permissions",
     "revoke_launch_permissions",
+    "root_snapshot_id",
     "session_for",
     "teleport_editions",
     "transfer_ami_across_partitions",

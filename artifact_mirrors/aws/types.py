@@ -133,6 +133,9 @@ class ExpectedAmi:
     image_id: str
     launch_permissions: LaunchPermissions = LaunchPermissions()
     tags: Mapping[str, str] = field(default_factory=dict)
+    # createVolumePermission on the root snapshot (accounts only; ``public`` would be group
+    # ``all``); None: not checked.
+    snapshot_permissions: LaunchPermissions | None = None
 
 
 class Severity(StrEnum):

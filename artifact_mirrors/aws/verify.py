@@ -1,5 +1,6 @@
-"""Verify mirrored AMIs: they exist, are available, are shared exactly as declared, carry the
-mirror tags and are not (about to be) deprecated. Used by `mirrors verify`.
+"""Verify mirrored AMIs: they exist, are available, are shared exactly as declared (launch
+permissions, and createVolumePermission on the root snapshot), carry the mirror tags and are not
+(about to be) deprecated. Used by `mirrors verify`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from typing import TYPE_CHECKING
 
 from artifact_mirrors.aws.launch_permissions import describe_launch_permissions
 from artifact_mirrors.aws.resolve import tags_of
+from artifact_mirrors.aws.snapshot_permissions import (
+    describe_create_volume_permissions,
+    root_snapshot_of,
+)
 from artifact_mirrors.aws.types import ExpectedAmi, Finding, LaunchPermissions, Severity
 
 if TYPE_CHECKING:
@@ -25,6 +30,7 @@ CHECK_STATE = "state"
 CHECK_LAUNCH = "launch-permissions"
 CHECK_TAGS = "tags"
 CHECK_DEPRECATION = "deprecation"
+CHECK_SNAPSHOT = "snapshot-permissions"
 
 
 def _finding(
@@ -118,6 +124,38 @@ def check_launch_permissions(
     return findings
 
 
+def check_snapshot_permissions(
+    exp: ExpectedAmi, snapshot: str | None, actual: LaunchPermissions | None
+) -> list[Finding]:
+    """The root snapshot is shared with exactly the declared accounts (none once yanked).
+
+    A yank that left the snapshot shared is drift even though the AMI itself is private: the
+    accounts can still create volumes from it.
+    """
+    wanted = exp.snapshot_permissions
+    if wanted is None:
+        return []
+    if snapshot is None or actual is None:
+        if wanted.empty:
+            return []
+        return [
+            _finding(exp, Severity.ERROR, CHECK_SNAPSHOT, wanted.describe(), "no EBS root snapshot")
+        ]
+    findings: list[Finding] = []
+    for word, diff in (("missing", wanted.minus(actual)), ("unexpected", actual.minus(wanted))):
+        if not diff.empty:
+            findings.append(
+                _finding(
+                    exp,
+                    Severity.ERROR,
+                    CHECK_SNAPSHOT,
+                    wanted.describe(),
+                    f"{snapshot}: {word} {diff.describe()}",
+                )
+            )
+    return findings
+
+
 def _describe_many(ec2_client: EC2Client, image_ids: list[str]) -> dict[str, ImageTypeDef]:
     # A filter (not ImageIds=) so that one missing image does not fail the whole call with
     # InvalidAMIID.NotFound; the missing one is simply absent from the result.
@@ -165,7 +203,8 @@ def verify_mirrored_amis(
 ) -> list[Finding]:
     """Check every expected AMI; returns findings (empty when everything matches).
 
-    One DescribeImages per region plus one DescribeImageAttribute per existing AMI.
+    One DescribeImages per region plus one DescribeImageAttribute per existing AMI (and one
+    DescribeSnapshotAttribute when its snapshot sharing is checked).
     """
     by_region: Mapping[tuple[str, str], list[ExpectedAmi]] = defaultdict(list)
     for exp in expected:
@@ -178,4 +217,11 @@ def verify_mirrored_amis(
             image = images.get(exp.image_id)
             perms = describe_launch_permissions(ec2_client, exp.image_id) if image else None
             findings += verify_image(exp, image, perms, now, warn_before)
+            if image is not None and exp.snapshot_permissions is not None:
+                # One DescribeSnapshotAttribute more per AMI whose snapshot sharing is checked.
+                snapshot = root_snapshot_of(image)
+                shared = (
+                    describe_create_volume_permissions(ec2_client, snapshot) if snapshot else None
+                )
+                findings += check_snapshot_permissions(exp, snapshot, shared)
     return findings

@@ -4,6 +4,9 @@
   retain_on_delete (removing a release from the program must never make its AMIs private), so a
   yank cannot revoke by deleting them; instead the yank update replaces each grant with a
   revocation, and `pulumi preview` lists exactly the permissions that will be removed.
+- SnapshotPermissionRevocation: the same for the root snapshot's createVolumePermission
+  (`snapshot_create_volume: true`), whose SnapshotCreateVolumePermission resources are retained
+  as well; without it a yanked AMI stays private but its snapshot stays shared.
 - AmiTransfer: commercial -> GovCloud, where CopyImage cannot cross partitions
   (https://docs.aws.amazon.com/govcloud-us/latest/UserGuide/using-govcloud-amis.html):
   CreateStoreImageTask -> S3 -> copy with the GovCloud credentials -> CreateRestoreImageTask.
@@ -23,6 +26,7 @@ from artifact_mirrors.aws import (
     TransferDestination,
     TransferSource,
     clients_for,
+    revoke_create_volume_permissions,
     revoke_launch_permissions,
     transfer_ami_across_partitions,
 )
@@ -73,6 +77,46 @@ class LaunchPermissionRevocationProvider(ResourceProvider):
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         # Un-yanking re-creates the AmiLaunchPermission (which grants again); removing the
         # revocation record itself must not touch the image.
+        return None
+
+
+@dataclass(frozen=True)
+class SnapshotRevocationArgs:
+    release: str
+    partition: str
+    region: str
+    profile: str | None
+    image_id: pulumi.Input[str]  # the snapshot is found from the AMI at call time
+    account: str
+
+
+class SnapshotPermissionRevocationProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        # As for launch permissions: credentials at call time, nothing pickled. The snapshot id
+        # is not an input (the copy's root_snapshot_id is unknown in a preview and the copy may
+        # be re-read); the AMI's root block device mapping names it.
+        clients = clients_for(props["partition"], props["region"], props.get("profile"))
+        image_id, account = props["image_id"], props["account"]
+        try:
+            snapshot, _ = revoke_create_volume_permissions(clients.ec2(), image_id, (account,))
+        except AwsMirrorError as exc:
+            raise RuntimeError(f"revoking snapshot permission of {image_id}: {exc}") from None
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise RuntimeError(
+                f"revoking snapshot permission of {image_id} for {account}: AWS"
+                f" {error.get('Code')} in {exc.operation_name}: {error.get('Message')}"
+            ) from None
+        rid = f"{image_id}/snapshot/account_id={account}/revoked"
+        return CreateResult(rid, {**props, "snapshot_id": snapshot})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = ("image_id", "account", "region")
+        replaces = [k for k in keys if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(replaces), replaces=replaces)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        # Un-yanking re-creates the SnapshotCreateVolumePermission; the record touches nothing.
         return None
 
 
@@ -141,6 +185,22 @@ class LaunchPermissionRevocation(
         self, name: str, args: RevocationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(LaunchPermissionRevocationProvider(), name, props_of(args), opts)
+
+
+class SnapshotPermissionRevocation(
+    DynamicResource, module="artifact-mirrors", name="SnapshotPermissionRevocation"
+):
+    snapshot_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: SnapshotRevocationArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(
+            SnapshotPermissionRevocationProvider(),
+            name,
+            {**props_of(args), "snapshot_id": None},
+            opts,
+        )
 
 
 class AmiTransfer(DynamicResource, module="artifact-mirrors", name="AmiTransfer"):
