@@ -17,7 +17,7 @@ JSON schema ``artifact-mirrors/plan/v1`` (additive changes only; breaking ones b
      "floating_tags": [{registry, repository, tag, release, digest,
                         action: publish|unpublish, urn}],
      "repositories": [{registry, kind, repository, description, urn}],
-     "providers": [{name, partition, region, profile, urn}],
+     "providers": [{name, partition, region, profile, endpoint, urn}],
      "resources": [{urn, type, custom, parent, provider, retain_on_delete, depends_on,
                     property_dependencies: {input: [urn]}, inputs}],
      "steps": {against: {file, stack}, estimate,
@@ -109,6 +109,17 @@ def _version_key(v: str) -> semver.Version:
     return semver.Version.parse(v)
 
 
+def _provider_endpoint(raw: Any) -> str | dict[str, str] | None:
+    """``endpoints`` as the engine gets it (provider config is JSON text on the wire): the one
+    URL every service uses, or service -> URL when they differ."""
+    if not raw:
+        return None
+    blocks = json.loads(raw) if isinstance(raw, str) else raw
+    urls: dict[str, str] = {k: v for b in blocks for k, v in b.items() if v}
+    distinct = set(urls.values())
+    return distinct.pop() if len(distinct) == 1 else dict(sorted(urls.items())) or None
+
+
 def build_plan(stack: str, resources: list[ResourceRecord]) -> dict[str, Any]:
     by_type: dict[str, list[ResourceRecord]] = defaultdict(list)
     for r in resources:
@@ -122,6 +133,8 @@ def build_plan(stack: str, resources: list[ResourceRecord]) -> dict[str, Any]:
             "partition": partition_of(region) or "unknown",
             "region": region,
             "profile": p.inputs.get("profile"),
+            # The endpoint override of a local stack (MIRRORS_AWS_ENDPOINT_URL), else None.
+            "endpoint": _provider_endpoint(p.inputs.get("endpoints")),
             "urn": p.urn,
         }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -10,6 +11,7 @@ import pulumi_aws as aws
 from artifact_mirrors import naming
 from artifact_mirrors.regions import Partition
 from artifact_mirrors.spec.model import PartitionTarget
+from components.aws_endpoints import provider_endpoints
 
 TYPE = f"{naming.TYPE_PREFIX}:AwsPartition"
 
@@ -19,6 +21,28 @@ class AwsPartitionArgs:
     partition: Partition
     profile: str | None
     account: str | None  # when set, the provider refuses to act in any other account
+
+
+def local_endpoint_args(account: str | None) -> dict[str, Any]:
+    """Extra ``aws.Provider`` arguments when ``$MIRRORS_AWS_ENDPOINT_URL`` is set at program time.
+
+    pulumi-aws does not read the variable the library's boto3 clients use, so without this a
+    local stack's AmiCopy and launch permissions would go to real AWS. The endpoint (moto_server)
+    has no instance metadata and no virtual-hosted buckets, and its credentials are dummies.
+    The account id is still requested when ``allowed_account_ids`` is set: the provider's check
+    of it fails on an unknown account id. Unset (production): no extra inputs at all, so an
+    existing stack's providers do not change.
+    """
+    endpoints = provider_endpoints()
+    if endpoints is None:
+        return {}
+    return {
+        "endpoints": endpoints,
+        "skip_credentials_validation": True,
+        "skip_requesting_account_id": account is None,
+        "skip_metadata_api_check": True,
+        "s3_use_path_style": True,
+    }
 
 
 class AwsPartition(pulumi.ComponentResource):
@@ -42,6 +66,7 @@ class AwsPartition(pulumi.ComponentResource):
                 allowed_account_ids=[self.args.account] if self.args.account else None,
                 default_tags=aws.ProviderDefaultTagsArgs(tags={"managed-by": naming.PROJECT}),
                 opts=pulumi.ResourceOptions(parent=self),
+                **local_endpoint_args(self.args.account),
             )
         return self._providers[region]
 
