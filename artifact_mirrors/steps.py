@@ -32,8 +32,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-# The engine's marker for a value not known during preview (pulumi.runtime.rpc.UNKNOWN).
+# The engine's marker for a value not known during preview (pulumi.runtime.rpc.UNKNOWN): set
+# here on inputs that come from a resource the update creates or replaces.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+# What a render records for an output the mocks cannot know (e.g. an AMI copy's root snapshot
+# id): the same in both renders, so it is no change by itself.
+COMPUTED = "<computed>"
 
 DYNAMIC_PREFIX = "pulumi-python:dynamic/"
 T_PROVIDER = "pulumi:providers:aws"

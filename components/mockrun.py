@@ -18,15 +18,27 @@ from typing import Any
 
 import pulumi
 from pulumi.dynamic import ResourceProvider
+from pulumi.output import Unknown
 from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
 from artifact_mirrors import naming
 from artifact_mirrors.plan import ResourceRecord as Registered
-from artifact_mirrors.steps import Decision, State
+from artifact_mirrors.steps import COMPUTED, Decision, State
 from components import program
 
 STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def _known(value: Any) -> Any:
+    """Inputs as plain JSON data: an output no mock produces becomes ``steps.COMPUTED``."""
+    if isinstance(value, Unknown):
+        return COMPUTED
+    if isinstance(value, dict):
+        return {k: _known(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_known(v) for v in value]
+    return value
 
 
 class PlanMocks(Mocks):
@@ -37,7 +49,7 @@ class PlanMocks(Mocks):
         self.seen: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        inputs = {k: v for k, v in args.inputs.items() if k != "__provider"}
+        inputs = {k: _known(v) for k, v in args.inputs.items() if k != "__provider"}
         outputs: dict[str, Any] = {}
         digest = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()
         if args.typ == "aws:ec2/amiCopy:AmiCopy":
@@ -145,17 +157,21 @@ def render(project_dir: Path, stack: str, config: dict[str, str] | None = None) 
 
 
 def dynamic_provider(type_: str) -> ResourceProvider | None:
-    """The provider object behind a dynamic resource type (None: not one of this program's)."""
+    """The provider object behind a dynamic resource type (None: not one of this program's).
+
+    ``pulumi-python:dynamic/artifact-mirrors:X`` is served by class ``XProvider`` of one of the
+    modules in ``components.dynamic``.
+    """
     from components.dynamic import ami, image_tag, repository
 
-    providers: dict[str, type[ResourceProvider]] = {
-        f"{DYNAMIC}ImageTag": image_tag.ImageTagProvider,
-        f"{DYNAMIC}MirrorRepository": repository.MirrorRepositoryProvider,
-        f"{DYNAMIC}AmiTransfer": ami.AmiTransferProvider,
-        f"{DYNAMIC}LaunchPermissionRevocation": ami.LaunchPermissionRevocationProvider,
-    }
-    cls = providers.get(type_)
-    return cls() if cls is not None else None
+    if not type_.startswith(DYNAMIC):
+        return None
+    name = type_[len(DYNAMIC) :] + "Provider"
+    for module in (image_tag, repository, ami):
+        cls = getattr(module, name, None)
+        if isinstance(cls, type) and issubclass(cls, ResourceProvider):
+            return cls()
+    return None
 
 
 DYNAMIC = "pulumi-python:dynamic/artifact-mirrors:"

@@ -16,8 +16,10 @@ sends the requests the engine sends, with the same marshalling rules as the engi
   default (``serialize_as_secret_always``), so the driver does too.
 * Diff/Update get ``olds`` = old *outputs* and ``old_inputs`` = old inputs; Delete gets the outputs.
 
-``Read`` is deliberately missing: Python dynamic providers have no working read
-(https://github.com/pulumi/pulumi/issues/16175), so providers do a live check in ``diff`` instead.
+``Read`` is not driven: only ``pulumi refresh`` and ``pulumi import`` call it (in SDK 3.272 the
+dynamic provider server does implement Read; pulumi/pulumi#16175 is about import), while
+``preview`` and ``up`` only Check and Diff, which is why providers do their live check in ``diff``.
+:class:`ServerDiffer` plugs this driver into the step plan (``artifact_mirrors.steps``).
 
 Importing ``pulumi.dynamic.__main__`` in-process hangs (it runs the server at import time), which is
 why the server always runs as a subprocess.
@@ -55,6 +57,7 @@ __all__ = [
     "PROVIDER_KEY",
     "UNKNOWN",
     "CheckFailure",
+    "CheckRejected",
     "CheckResponse",
     "CreateResponse",
     "DiffChanges",
@@ -63,6 +66,7 @@ __all__ = [
     "ProviderDriver",
     "ProviderError",
     "ProviderServer",
+    "ServerDiffer",
     "inspect_serialized_provider",
     "is_secret",
     "provider_server",
@@ -590,3 +594,83 @@ def provider_server(
             yield server
         finally:
             server.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The step plan's Differ, through the real server
+# ---------------------------------------------------------------------------------------------
+
+
+class CheckRejected(Exception):
+    """The provider's Check rejected a resource's inputs (a real preview fails there)."""
+
+    def __init__(self, resource_urn: str, failures: tuple[CheckFailure, ...]) -> None:
+        self.urn = resource_urn
+        self.failures = failures
+        reasons = "; ".join(f"{f.property}: {f.reason}" for f in failures)
+        super().__init__(f"{resource_urn}: {reasons}")
+
+
+def _state_bag(props: Mapping[str, Any]) -> dict[str, Any]:
+    """A checked property bag as state holds it for diffing: no ``__provider``, no markers."""
+    return {k: reveal(v) for k, v in props.items() if k != PROVIDER_KEY}
+
+
+class ServerDiffer:
+    """``artifact_mirrors.steps.Differ`` that asks the real dynamic-provider server, as the engine.
+
+    For each dynamic resource in both renders: ``Check(olds={}, news=old inputs)`` gives the
+    state's inputs, ``Check(olds=those, news=new inputs)`` the new ones (failures raise
+    :class:`CheckRejected`), and when they differ, ``Diff``. A Diff whose inputs show no change
+    would go live (the drift check), which needs the network: those are decided by the inputs
+    alone (``offline`` says so) and counted in ``skipped_live``.
+    """
+
+    def __init__(
+        self,
+        server: ProviderServer,
+        provider_for: Any,  # Callable[[str], ResourceProvider | None] (components.mockrun)
+        offline: Any,  # the in-process Differ, consulted only to avoid a live check
+    ) -> None:
+        self.server = server
+        self.provider_for = provider_for
+        self.offline = offline
+        self._drivers: dict[type, ProviderDriver] = {}
+        self.checks = 0
+        self.diffs = 0
+        self.skipped_live = 0
+
+    def _driver(self, provider: ResourceProvider) -> ProviderDriver:
+        cls = type(provider)
+        if cls not in self._drivers:
+            self._drivers[cls] = self.server.driver(provider)
+        return self._drivers[cls]
+
+    def __call__(self, old: Any, new: Any) -> Any:
+        from artifact_mirrors.steps import Decision
+
+        provider = self.provider_for(new.type)
+        if provider is None:
+            return None
+        driver = self._driver(provider)
+        prior = driver.check(new.urn, None, dict(old.inputs))
+        checked = driver.check(new.urn, _state_bag(prior.inputs), dict(new.inputs))
+        self.checks += 2
+        if checked.failures:
+            raise CheckRejected(new.urn, checked.failures)
+        olds, news = _state_bag(prior.inputs), _state_bag(checked.inputs)
+        if olds == news:
+            return Decision(changes=False)
+        inputs_only = self.offline(old, new)
+        if inputs_only is not None and not inputs_only.changes:
+            self.skipped_live += 1
+            return inputs_only
+        response = driver.diff(new.name, new.urn, olds, news, old_inputs=olds)
+        self.diffs += 1
+        diffs = inputs_only.diffs if inputs_only is not None else tuple(response.diffs)
+        return Decision(
+            changes=response.changes is not DiffChanges.NONE,
+            replaces=response.replaces,
+            diffs=diffs,
+            delete_before_replace=response.delete_before_replace,
+        )
