@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -51,6 +51,7 @@ from artifact_mirrors.oci.reference import Reference, parse_reference, validate_
 from artifact_mirrors.oci.spool import Slot, Spool, SpoolWriter
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 COSIGN_SUFFIXES = ("sig", "att", "sbom")
 # Parallel blob transfers, the one default for the Copier, copy_image() (the Pulumi provider) and
@@ -178,6 +179,7 @@ class CopySession:
         self.holders: dict[tuple[str, str], list[str]] = {}
         self._manifests: dict[tuple[str, str], Manifest] = {}
         self._configs: dict[tuple[str, str], bytes] = {}
+        self._memo: dict[tuple[Any, ...], Future[Any]] = {}
         self._manifest_bytes = 0
         self.source_bytes = 0  # blob bytes read from source registries (not from the spool)
         self.add_hints(mount_hints or {})
@@ -221,6 +223,25 @@ class CopySession:
                 self._configs[key] = data
                 self._manifest_bytes += len(data)
         return data
+
+    def memo(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+        """``compute()`` once per key for the session's life; concurrent askers wait for it. For
+        source lookups that every mirror repeats (attachments of a subject): a session is one
+        update, and the source is pinned by digest for its duration."""
+        with self.lock:
+            fut = self._memo.get(key)
+            owner = fut is None
+            if fut is None:
+                fut = self._memo[key] = Future()
+        if owner:
+            try:
+                fut.set_result(compute())
+            except BaseException as exc:
+                with self.lock:
+                    del self._memo[key]  # not remembered: the next asker tries again
+                fut.set_exception(exc)
+        result: _T = fut.result()
+        return result
 
     def count_source(self, nbytes: int) -> None:
         with self.lock:
@@ -765,6 +786,12 @@ class Copier:
         """
 
         def one(task: tuple[str, str | None]) -> list[_Attachment]:
+            # Every mirror of a session asks the same source the same questions: ask once.
+            return self.session.memo(
+                ("attachments", src_c.host, src_repo, *task), lambda: look(task)
+            )
+
+        def look(task: tuple[str, str | None]) -> list[_Attachment]:
             subject, suffix = task
             if suffix is not None:
                 tag = cosign_tag(subject, suffix)
