@@ -6,13 +6,20 @@ measures in one run, each tool in its own subprocess (wall time, peak RSS from o
 
 - cold: copy into an empty registry;
 - warm: the same copy again (destination complete);
-- release: 10 images sharing base layers into 10 repositories of one registry (ours in one run,
-  so blobs are uploaded once and mounted after; skopeo one invocation per image);
+- release, as `pulumi up` runs it: 10 images (2 platforms, a shared base layer per platform, a
+  unique layer per image, a cosign .sig) mirrored to 3 registries. Ours: the program rendered for
+  a local spec and every ImageTag created through the real `python -m pulumi.dynamic` server, 4
+  calls at a time in dependency order (bench/production.py); skopeo: one command per (image,
+  mirror) and per .sig tag, its blob-info cache private to this run (as root it lives in
+  /var/lib/containers/cache, shared by every run on the machine). Then the same again (warm).
+  The registries' access logs count source bytes read, bytes written per mirror, mounts and
+  requests; the provider server's peak RSS is its VmHWM;
 - with --full (or --big-layer): one image with a single 1 GB layer, for peak RSS.
 
 Fresh destination registries per phase and per tool keep either tool from mounting what the other
 uploaded. Targets: cold <= 1.0x skopeo, warm <= 0.5x skopeo, bytes moved = bytes missing, peak
-RSS < 150 MB with a 1 GB layer.
+RSS < 150 MB with a 1 GB layer; release: source read <= 1.05 x unique bytes, written / missing
+= 1.00 per mirror, wall <= 0.6x skopeo, warm <= 0.2x skopeo's warm.
 
     venv/bin/python bench/copy_vs_skopeo.py --scale 0.1      # quick
     venv/bin/python bench/copy_vs_skopeo.py --full           # 300 MB + 1 GB layer
@@ -24,6 +31,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -42,6 +50,13 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from artifact_mirrors.oci.env import INSECURE_ENV  # noqa: E402
+from bench.production import (  # noqa: E402
+    create_in_dependency_order,
+    image_tags,
+    write_local_project,
+)
+from tests.integration.oci.access import traffic  # noqa: E402
 from tests.integration.oci.images import (  # noqa: E402
     OCI_CONFIG,
     OCI_LAYER,
@@ -54,15 +69,7 @@ from tests.integration.oci.images import (  # noqa: E402
     sha256,
 )
 from tests.integration.oci.servers import RegistryServer, start_registry  # noqa: E402
-
-RELEASE_SCRIPT = """
-import json, sys
-from artifact_mirrors.oci import Copier, CopyJob, Registries
-jobs, insecure = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-with Registries(insecure=insecure) as regs, Copier(regs) as copier:
-    results = copier.copy_images([CopyJob(s, d, t) for s, d, t in jobs])
-print(json.dumps({"bytes_moved": sum(r.bytes_moved for r in results)}))
-"""
+from tests.providers.harness import provider_server  # noqa: E402
 
 
 @dataclass
@@ -217,11 +224,12 @@ def main() -> None:
         raise SystemExit("skopeo not found: apt-get install skopeo")
     os.chdir(ROOT)  # `python -m artifact_mirrors...` in the children
     big_mb = args.big_layer_mb or (1024 if args.full else 0)
-    console = Console()
+    console = Console(width=max(120, shutil.get_terminal_size().columns))  # tables to paste
     layer_size = max(4096, int(10_000_000 * args.scale))
-    # A private HOME: skopeo's blob-info cache must not remember other phases' blobs.
-    skopeo_env = {**os.environ, "HOME": tempfile.mkdtemp(prefix="skopeo-home-")}
+    # skopeo's blob-info cache, private to this run (see skopeo_isolated).
+    skopeo_cache = tempfile.mkdtemp(prefix="skopeo-cache-")
     rows: list[Row] = []
+    release_rows: list[ReleaseRow] = []
 
     with tempfile.TemporaryDirectory(prefix="copy-bench-") as tmp:
         work = Path(tmp)
@@ -249,57 +257,18 @@ def main() -> None:
                     ours, out = run_measured([ours_cmd(src, dst_ours, insecure)])
                     ours.bytes_moved, off_ours = uploaded_bytes(d_ours, off_ours)
                     check(ours, out)
-                    sk, out = run_measured([skopeo_cmd(src, dst_sk)], skopeo_env)
+                    sk, out = run_measured(
+                        [skopeo_isolated(work, [skopeo_cmd(src, dst_sk)], skopeo_cache)]
+                    )
                     sk.bytes_moved, off_sk = uploaded_bytes(d_sk, off_sk)
                     lib_wall, _ = in_process(lib_job, insecure)
                     rows.append(Row(phase, ours, sk, missing, lib_wall))
 
-            # -- release: 10 images sharing base layers -------------------------------------
-            console.print("pushing release: 10 images sharing 8 base layers per platform")
-            release: list[tuple[str, str]] = []
-            rel_sizes: dict[str, int] = {}
-            small = max(4096, layer_size // 10)
-            for i in range(10):
-                per_plat = [[*b, os.urandom(small)] for b in base]
-                digest, blobs = build_image(p, f"bench/img{i}", "17.0.1", per_plat, signatures=True)
-                release.append((f"bench/img{i}", digest))
-                rel_sizes.update(blobs)
+            # -- release, as pulumi up runs it -------------------------------------------
+            console.print("pushing release: 10 images x 2 platforms sharing a base layer each")
+            release = build_release(src_reg, args.scale)
+            release_rows = bench_release(work, src_reg, release, skopeo_cache)
             p.close()
-            del base
-            with (
-                registry(work, "ours-rel") as d_ours,
-                registry(work, "sk-rel") as d_sk,
-                registry(work, "lib-rel") as d_lib,
-            ):
-                jobs = [
-                    (f"{src_reg.host}/{r}@{d}", f"{d_ours.host}/{r}", "17.0.1") for r, d in release
-                ]
-                cmd = [sys.executable, "-c", RELEASE_SCRIPT, json.dumps(jobs),
-                       json.dumps([src_reg.host, d_ours.host])]  # fmt: skip
-                ours, out = run_measured([cmd])
-                ours.bytes_moved, _ = uploaded_bytes(d_ours, 0)
-                check(ours, out)
-                sk, out = run_measured(
-                    [
-                        skopeo_cmd(f"{src_reg.host}/{r}@{d}", f"{d_sk.host}/{r}:17.0.1")
-                        for r, d in release
-                    ],
-                    skopeo_env,
-                )
-                sk.bytes_moved, _ = uploaded_bytes(d_sk, 0)
-                lib_jobs = [
-                    (f"{src_reg.host}/{r}@{d}", f"{d_lib.host}/{r}", "17.0.1") for r, d in release
-                ]
-                lib_wall, _ = in_process(lib_jobs, [src_reg.host, d_lib.host])
-                rows.append(
-                    Row(
-                        "release: 10 images, shared base",
-                        ours,
-                        sk,
-                        sum(rel_sizes.values()),
-                        lib_wall,
-                    )
-                )
 
             # -- peak RSS with one big layer ------------------------------------------------
             if big_mb:
@@ -317,7 +286,13 @@ def main() -> None:
                     ours.bytes_moved, _ = uploaded_bytes(d_ours, 0)
                     check(ours, out)
                     sk, out = run_measured(
-                        [skopeo_cmd(big_src, f"{d_sk.host}/bench/big:1")], skopeo_env
+                        [
+                            skopeo_isolated(
+                                work,
+                                [skopeo_cmd(big_src, f"{d_sk.host}/bench/big:1")],
+                                skopeo_cache,
+                            )
+                        ]
                     )
                     sk.bytes_moved, _ = uploaded_bytes(d_sk, 0)
                     rows.append(Row(f"single {big_mb} MB layer", ours, sk, big_size))
@@ -345,11 +320,192 @@ def main() -> None:
             f"{row.skopeo.rss_mb:.0f}",
         )
     console.print(table)
+    print_release(console, release_rows, args.scale)
     console.print(
         "CLI = `python -m artifact_mirrors.cli_copy` in a subprocess (interpreter start and "
         "imports included, ~0.3 s); lib = the same copy in a long-lived process (how the Pulumi "
         "provider runs it), into its own fresh registry. MB moved = blob uploads the destination "
         "registry committed (its access log); MB missing = what the destination lacked."
+    )
+    shutil.rmtree(skopeo_cache, ignore_errors=True)
+
+
+@dataclass
+class Release:
+    images: dict[str, str]  # source repository -> index digest
+    blobs: dict[str, int]  # every unique blob (layers, configs, signature blobs) -> size
+    signatures: dict[str, str]  # source repository -> its index's cosign .sig tag
+
+    @property
+    def unique(self) -> int:
+        return sum(self.blobs.values())
+
+
+def build_release(server: RegistryServer, scale: float, n: int = 10) -> Release:
+    """``n`` images, 2 platforms each: a 30 MB base layer per platform shared by all, a unique
+    5-10 MB layer per image and platform, a cosign .sig on each index (at --scale 1)."""
+    p = Pusher(server.url)
+    base = {arch: os.urandom(int(30_000_000 * scale)) for arch in ("amd64", "arm64")}
+    out = Release({}, {}, {})
+    for i in range(n):
+        repo = f"gravitational/image{i}"
+        children = []
+        for arch, layer in base.items():
+            cfg = p.blob(repo, dumps({"os": "linux", "architecture": arch, "n": i}), OCI_CONFIG)
+            unique = os.urandom(int((5_000_000 + 500_000 * i) * scale))
+            layers = [p.blob(repo, data, OCI_LAYER) for data in (layer, unique)]
+            raw = dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg,
+                         "layers": layers})  # fmt: skip
+            desc = p.manifest(repo, sha256(raw), raw, OCI_MANIFEST)
+            desc["platform"] = {"os": "linux", "architecture": arch}
+            children.append(desc)
+            for d in (cfg, *layers):
+                out.blobs[d["digest"]] = d["size"]
+        index = push_index(p, repo, "17.0.1", children)["digest"]
+        sig = json.loads(p.raw_manifest(repo, push_signature(p, repo, index)["digest"])[0])
+        for d in (sig["config"], *sig["layers"]):
+            out.blobs[d["digest"]] = d["size"]
+        out.images[repo] = index
+        out.signatures[repo] = index.replace(":", "-") + ".sig"
+    p.close()
+    return out
+
+
+@dataclass
+class ReleaseRow:
+    name: str
+    wall: float
+    source_read: int
+    written: list[int]
+    missing: list[int]
+    mounted: int
+    requests: int
+    rss_mb: float
+
+
+def _measure(
+    name: str,
+    wall: float,
+    rss_mb: float,
+    src: RegistryServer,
+    src_offset: int,
+    mirrors: list[RegistryServer],
+    offsets: list[int],
+    release: Release,
+    missing: list[int],
+) -> tuple[ReleaseRow, int, list[int]]:
+    read, src_after = traffic(src, src_offset)
+    written, mounted, requests, after = [], 0, read.requests, []
+    for m, off in zip(mirrors, offsets, strict=True):
+        t, end = traffic(m, off)
+        written.append(sum(release.blobs.get(d, 0) for d in t.committed))
+        mounted += t.mounted
+        requests += t.requests
+        after.append(end)
+    row = ReleaseRow(name, wall, read.blob_bytes_served, written, missing, mounted, requests,
+                     rss_mb)  # fmt: skip
+    return row, src_after, after
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bench_release(
+    work: Path, src: RegistryServer, release: Release, skopeo_cache: str
+) -> list[ReleaseRow]:
+    rows: list[ReleaseRow] = []
+    with registry(work, "m0") as a, registry(work, "m1") as b, registry(work, "m2") as c:
+        mirrors = [a, b, c]
+        project = work / "project"
+        project.mkdir()
+        config = write_local_project(project, src.host, [m.host for m in mirrors], release.images)
+        records = image_tags(project, config)
+        assert len(records) == len(release.images) * len(mirrors), len(records)
+        env = {INSECURE_ENV: src.host, "DOCKER_CONFIG": str(work)}
+        _, src_off = traffic(src)
+        offs = [traffic(m)[1] for m in mirrors]
+        full = [release.unique] * len(mirrors)
+        for phase, missing in (("ours: pulumi up path (cold)", full),
+                               ("ours: re-run (warm)", [0] * 3)):  # fmt: skip
+            # A fresh provider server per update, as each `pulumi up` starts its own.
+            with provider_server(env) as server:
+                start = time.perf_counter()
+                create_in_dependency_order(server, records)
+                wall = time.perf_counter() - start
+                rss = _vm_hwm_mb(server.process.pid)
+            row, src_off, offs = _measure(phase, wall, rss, src, src_off, mirrors, offs,
+                                          release, missing)  # fmt: skip
+            rows.append(row)
+
+    with registry(work, "s0") as a, registry(work, "s1") as b, registry(work, "s2") as c:
+        mirrors = [a, b, c]
+        cmds: list[list[str]] = []
+        for m in mirrors:
+            for repo, digest in release.images.items():
+                dst = f"{m.host}/mirror/{repo.rsplit('/', 1)[1]}"
+                cmds.append(skopeo_cmd(f"{src.host}/{repo}@{digest}", f"{dst}:17.0.1"))
+                sig = release.signatures[repo]
+                cmds.append(skopeo_cmd(f"{src.host}/{repo}:{sig}", f"{dst}:{sig}"))
+        _, src_off = traffic(src)
+        offs = [traffic(m)[1] for m in mirrors]
+        full = [release.unique] * len(mirrors)
+        for phase, missing in (("skopeo, 1 command per image, mirror, .sig (cold)", full),
+                               ("skopeo re-run (warm)", [0] * 3)):  # fmt: skip
+            run, _ = run_measured([skopeo_isolated(work, cmds, skopeo_cache)])
+            row, src_off, offs = _measure(phase, run.wall, run.rss_mb, src, src_off, mirrors,
+                                          offs, release, missing)  # fmt: skip
+            rows.append(row)
+    return rows
+
+
+def skopeo_isolated(work: Path, cmds: list[list[str]], cache: str) -> list[str]:
+    """A command running ``cmds`` one after another with skopeo's blob-info cache in ``cache``:
+    as root in a private mount namespace over /var/lib/containers/cache (where root's cache
+    lives, shared by every run on the machine); otherwise HOME (~/.local/share/containers)."""
+    script = work / f"skopeo-{time.monotonic_ns()}.sh"
+    script.write_text("set -e\n" + "\n".join(shlex.join(c) for c in cmds) + "\n")
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        inner = (f"mkdir -p /var/lib/containers/cache && mount --bind {shlex.quote(cache)} "
+                 f"/var/lib/containers/cache && exec sh {shlex.quote(str(script))}")  # fmt: skip
+        return ["unshare", "-m", "sh", "-c", inner]
+    return ["env", f"HOME={cache}", "sh", str(script)]
+
+
+def print_release(console: Console, rows: list[ReleaseRow], scale: float) -> None:
+    if not rows:
+        return
+    by = {r.name: r for r in rows}
+    sk_cold = next(r for r in rows if r.name.startswith("skopeo") and "cold" in r.name)
+    sk_warm = next(r for r in rows if r.name.startswith("skopeo") and "warm" in r.name)
+    unique = rows[0].missing[0] or sk_cold.missing[0]
+    table = Table(title=f"release: 10 images x 3 mirrors, as pulumi up runs it (scale {scale})")
+    for col in ("path", "wall s", "vs skopeo", "source read / U", "written / missing per mirror",
+                "mounted", "requests", "peak RSS MB"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "path" else "right")
+    for name, r in by.items():
+        peer = sk_warm if "warm" in name else sk_cold
+        ratios = [f"{w / m:.2f}" if m else f"{w / (1 << 20):.0f} MB" for w, m in
+                  zip(r.written, r.missing, strict=True)]  # fmt: skip
+        table.add_row(
+            name,
+            f"{r.wall:.2f}",
+            f"{r.wall / peer.wall:.2f}x",
+            f"{r.source_read / unique:.2f}",
+            " / ".join(ratios),
+            str(r.mounted),
+            str(r.requests),
+            f"{r.rss_mb:.0f}",
+        )
+    console.print(table)
+    console.print(
+        f"U = {unique / (1 << 20):.1f} MB of unique blobs. Targets: source read <= 1.05 x U, "
+        "written / missing = 1.00 per mirror, cold <= 0.6x skopeo, warm <= 0.2x skopeo's warm. "
+        "Ours: every ImageTag Check+Create through `python -m pulumi.dynamic`, 4 at a time; its "
+        "peak RSS is the provider server's VmHWM. skopeo: sequential commands, peak RSS of one."
     )
 
 
