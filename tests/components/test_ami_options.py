@@ -53,8 +53,10 @@ def test_every_permission_kind_kms_and_deprecation(project: Path) -> None:
     assert "kmsKeyId" not in us.inputs  # no key for us-east-1: the account's default EBS key
     assert eu.inputs["deprecationTime"] == "2030-01-01T00:00:00Z"
     # Provider config travels as strings on the wire: lists are JSON-encoded.
-    commercial = [r for r in providers.values() if not r.inputs["region"].startswith("us-gov-")]
+    # The AMI partition's providers; ECR Public has its own (registry/ecr-public/aws, no account).
+    commercial = [r for r in providers.values() if r.name.startswith("aws/")]
     assert {r.inputs.get("allowedAccountIds") for r in commercial} == {'["210987654321"]'}
+    assert len(commercial) == 3
 
     perms = [r for r in resources if r.type == T_LP and r.name.startswith("16.4.6/oss-arm64@eu-")]
     kinds = sorted(k for r in perms for k in r.inputs if k != "imageId")

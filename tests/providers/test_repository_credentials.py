@@ -60,7 +60,9 @@ class Faults:
     )
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, method: str, path: str, status: int, body: Any, times: int = 1, **headers: str):
+    def add(
+        self, method: str, path: str, status: int, body: Any, times: int = 1, **headers: str
+    ) -> None:
         with self.lock:
             self.queued.setdefault((method, path), []).extend([(status, headers, body)] * times)
 
