@@ -39,7 +39,7 @@ from artifact_mirrors.oci.client import Registries
 from artifact_mirrors.oci.copy import Copier, CopySession
 from artifact_mirrors.oci.errors import MirrorError
 from artifact_mirrors.oci.reference import parse_reference
-from artifact_mirrors.oci.settings import env_value, registries_for
+from artifact_mirrors.oci.settings import registries_for
 from artifact_mirrors.oci.spool import Spool
 from components.dynamic import DynamicResource, props_of
 
@@ -142,18 +142,20 @@ def _unpublish(props: dict[str, Any], config: Config | None) -> dict[str, Any]:
     kind = props.get("registry_kind")
     ref = parse_reference(_target(props))
     if kind in ("dockerhub", "quay"):
-        # Neither implements DELETE in the distribution API; both have their own REST API.
-        from artifact_mirrors.registry_meta import DockerHubClient, QuayClient
+        # Neither implements DELETE in the distribution API; both have their own REST API, with
+        # the credentials MirrorRepository uses (any source the spec allows, read now).
+        from components.dynamic.repository import hub_client
 
-        creds = props.get("credentials") or {}
         namespace, _, name = ref.repository.partition("/")
-        if kind == "dockerhub":
-            client: DockerHubClient | QuayClient = DockerHubClient(
-                env_value(creds.get("username_env")), env_value(creds.get("password_env"))
-            )
-        else:
-            client = QuayClient(env_value(creds.get("api_token_env") or creds.get("password_env")))
-        client.delete_tag(namespace, name, props["tag"])
+        settings = {
+            "kind": kind,
+            "namespace": namespace,
+            "name": name,
+            "host": str(props["repository"]).split("/", 1)[0],  # docker.io / quay.io as written
+            "credentials": props.get("credentials") or {},
+        }
+        with hub_client(settings, config) as client:
+            client.delete_tag(namespace, name, props["tag"])
     elif kind in ("ecr", "ecr-public"):
         # Neither implements tag DELETE in the distribution API: BatchDeleteImage, with the
         # registry's own AWS profile (the one its pushes use), idempotent.

@@ -304,6 +304,16 @@ def _client(
     raise RuntimeError(f"unknown repository kind {p.kind!r}")
 
 
+def hub_client(props: Mapping[str, Any], config: ConfigLookup | None) -> RepositoryMetadataClient:
+    """A Docker Hub / quay.io API client with the credentials ``props`` name, read now.
+
+    ``props``: ``kind``, ``namespace``, ``name``, ``host``, ``credentials`` (names) and optionally
+    ``api_base``. Also what ImageTag's yank deletes tags with, so both read the same sources.
+    """
+    p = RepositoryProps.of({"description": "", **props})
+    return _client(p, config, need_credentials=True)
+
+
 def _apply(props: dict[str, Any], config: ConfigLookup | None) -> tuple[str, dict[str, Any]]:
     """Create or adopt the repository and set its description; return (id, outputs)."""
     p = RepositoryProps.of(props)
