@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from artifact_mirrors.cli_common import Format, ProjectDirOpt, display, project_root, stdout_console
-from artifact_mirrors.command_errors import BadInputError
+from artifact_mirrors.command_errors import BadInputError, located
 from artifact_mirrors.spec.errors import SpecErrors
 
 if TYPE_CHECKING:
@@ -134,14 +134,19 @@ def plan(
     root = _project_dir(project_dir)
     base: tuple[str, list[Any]] | None = None
     if against is not None:
+        hint = "pass a plan written by `mirrors plan --stack NAME --format json -o FILE`"
         try:
             base = planlib.load_base(against.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise fail(
+                located(str(display(against)), "file not found", str(against), hint, "--against")
+            ) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise fail(f"{display(against)}: cannot read the base plan ({exc}).") from None
+            where, problem = str(display(against)), f"cannot read it ({type(exc).__name__})"
+            raise fail(located(where, problem, str(exc), hint, "--against")) from None
         except planlib.BaseError as exc:
             raise fail(
-                f"{display(against)}: --against: {exc}. Hint: pass a file written by "
-                "`mirrors plan --stack NAME --format json`"
+                located(str(display(against)), exc.problem, exc.got, hint, "--against")
             ) from None
     stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():

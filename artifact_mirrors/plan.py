@@ -489,26 +489,28 @@ T_PARTITION = "artifact-mirrors:index:AwsPartition"
 class BaseError(ValueError):
     """BASE is not a plan JSON this version can diff against."""
 
+    def __init__(self, problem: str, got: object) -> None:
+        self.problem = problem
+        self.got = got
+        super().__init__(f"{problem} (got {got})")
+
 
 def load_base(text: str) -> tuple[str, list[State]]:
     """(stack, resources) of a plan JSON written by `mirrors plan --format json`."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BaseError(f"not JSON ({exc.msg} at line {exc.lineno})") from None
+        raise BaseError("not JSON", f"{exc.msg} at line {exc.lineno}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         got = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise BaseError(f"not an {SCHEMA} plan (schema: {got})")
+        raise BaseError(f"not an {SCHEMA} plan", f"schema {got}")
     resources = data.get("resources")
     if not isinstance(resources, list):
-        raise BaseError(
-            "no 'resources' (written by an older mirrors plan); regenerate it with "
-            "`mirrors plan --format json`"
-        )
+        raise BaseError("a plan without 'resources' (an older mirrors plan)", "no resources")
     try:
         return str(data.get("stack")), [State.from_json(r) for r in resources]
     except (KeyError, TypeError, AttributeError) as exc:
-        raise BaseError(f"malformed 'resources' entry ({exc})") from None
+        raise BaseError("a malformed 'resources' entry", repr(exc)) from None
 
 
 def short_type(type_: str) -> str:
