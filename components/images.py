@@ -11,8 +11,7 @@ from artifact_mirrors import labels, naming
 from artifact_mirrors.floating import FloatingTag
 from artifact_mirrors.regions import ECR_PUBLIC_API_REGION
 from artifact_mirrors.spec.model import Image, Labels, Registry, Release
-from components.aws_endpoints import provider_endpoints
-from components.aws_partition import AwsProviders
+from components.aws_partition import AwsProviders, local_endpoint_args
 from components.dynamic.image_tag import ImageTag, ImageTagArgs
 from components.dynamic.repository import MirrorRepository, MirrorRepositoryArgs
 
@@ -89,13 +88,15 @@ class RegistryMirror(pulumi.ComponentResource):
         """
         if self._aws_provider is None:
             reg = self.args.registry
-            account = reg.host.split(".", 1)[0] if reg.kind == "ecr" else None
+            host_account = reg.host.split(".", 1)[0] if reg.kind == "ecr" else ""
+            account = host_account if host_account.isdigit() else None
             self._aws_provider = aws.Provider(
                 naming.registry_aws_provider(reg.name),
                 region=reg.region if reg.kind == "ecr" else ECR_PUBLIC_API_REGION,
                 profile=reg.credentials.profile,
-                allowed_account_ids=[account] if account and account.isdigit() else None,
-                endpoints=provider_endpoints(),
+                allowed_account_ids=[account] if account else None,
+                # MIRRORS_AWS_ENDPOINT_URL (local stack, tests): the partitions' same arguments.
+                **local_endpoint_args(account),
                 default_tags=aws.ProviderDefaultTagsArgs(tags={"managed-by": naming.PROJECT}),
                 opts=pulumi.ResourceOptions(parent=self),
             )

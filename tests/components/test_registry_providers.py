@@ -109,6 +109,12 @@ def test_without_amis_ecr_and_ecr_public_get_their_own_providers(
     assert json.loads(ecr_provider.inputs["endpoints"]) == [
         {"ec2": endpoint, "ecr": endpoint, "ecrpublic": endpoint, "s3": endpoint, "sts": endpoint}
     ]
+    # The same local-endpoint arguments as the partitions' providers; the account is requested
+    # because allowed_account_ids is set.
+    assert {k: ecr_provider.inputs[k] for k in ("skipRequestingAccountId", "s3UsePathStyle")} == {
+        "skipRequestingAccountId": "false",
+        "s3UsePathStyle": "true",
+    }
     public_repos = [r for r in resources if r.type == T_ECR_PUBLIC]
     assert len(public_repos) == 11 and len({r.provider for r in public_repos}) == 1
     public_provider = provs[public_repos[0].provider]
