@@ -103,3 +103,8 @@ def ami_copy_name(base: str, encrypted: bool, kms_key_id: str | None) -> str:
         return base
     suffix = "-enc-" + hashlib.sha256((kms_key_id or "default").encode()).hexdigest()[:8]
     return base[: AMI_NAME_MAX - len(suffix)] + suffix
+
+
+def commercial_stack() -> str:
+    # The StackReference a GovCloud-scoped stack reads its transfer sources from.
+    return "commercial-stack"

@@ -20,6 +20,7 @@ from components import preflight
 from components.aws_partition import AwsProviders
 from components.images import RegistryMirror, RegistryMirrorArgs
 from components.release import ReleaseMirror, ReleaseMirrorArgs
+from components.scope import CommercialMirrors, ScopeError, scope_from_config, scoped
 
 CONFIG_NAMESPACE = naming.PROJECT
 DEFAULT_SPEC = "mirrors/destinations.yaml"
@@ -32,8 +33,10 @@ def paths(project_dir: Path, config: pulumi.Config) -> tuple[Path, Path]:
     return spec, releases
 
 
-def build(project: Project) -> dict[str, Any]:
-    """Declare every resource; return the audit record (release -> destination -> digest/AMI)."""
+def build(project: Project, commercial: CommercialMirrors | None = None) -> dict[str, Any]:
+    """Declare every resource; return the audit record (release -> destination -> digest/AMI).
+
+    ``commercial``: a GovCloud-scoped stack's transfer sources (see components.scope)."""
     spec = project.spec
     providers = AwsProviders(spec.amis.partitions if spec.amis else {})
     registries: dict[str, RegistryMirror] = {}
@@ -47,7 +50,7 @@ def build(project: Project) -> dict[str, Any]:
 
     releases = {
         r.name: ReleaseMirror(
-            naming.release(r.name), ReleaseMirrorArgs(r, spec, registries, providers)
+            naming.release(r.name), ReleaseMirrorArgs(r, spec, registries, providers, commercial)
         )
         for r in project.releases
     }
@@ -78,16 +81,25 @@ def build(project: Project) -> dict[str, Any]:
 def run(project_dir: Path | None = None, *, offline: bool = False) -> None:
     """The program. ``offline`` (mirrors plan): no AWS calls, so no preflight."""
     root = project_dir or Path.cwd()
-    spec_file, releases_dir = paths(root, pulumi.Config(CONFIG_NAMESPACE))
+    config = pulumi.Config(CONFIG_NAMESPACE)
+    spec_file, releases_dir = paths(root, config)
     try:
-        project = load_project(spec_file, releases_dir)
+        scope = scope_from_config(config)
+        whole = load_project(spec_file, releases_dir)
+        project = scoped(whole, scope)
     except SpecErrors as exc:
         # One located line per problem; RunError prints without a Python traceback.
         raise pulumi.RunError(f"invalid mirror spec:\n{exc}") from None
+    except ScopeError as exc:
+        raise pulumi.RunError(str(exc)) from None
     if not offline:
         problems = preflight.block_public_access_problems(project, preflight.aws_region_check)
         if problems:
             raise pulumi.RunError("public AMI sharing is blocked:\n" + "\n".join(problems))
-    audit = build(project)
+    commercial = None
+    if scope.commercial_stack:
+        aws = whole.spec.amis.partitions.get("aws") if whole.spec.amis else None
+        commercial = CommercialMirrors(scope.commercial_stack, aws, offline=offline)
+    audit = build(project, commercial)
     pulumi.export("releases", audit["releases"])
     pulumi.export("floating_tags", audit["floating_tags"])

@@ -14,6 +14,7 @@ from artifact_mirrors.spec.model import Release, Spec
 from components.amis import AmiMirror, AmiMirrorArgs
 from components.aws_partition import AwsProviders
 from components.images import ImageMirror, ImageMirrorArgs, RegistryMirror
+from components.scope import CommercialMirrors
 
 TYPE = f"{naming.TYPE_PREFIX}:ReleaseMirror"
 
@@ -27,6 +28,8 @@ class ReleaseMirrorArgs:
     spec: Spec
     registries: dict[str, RegistryMirror]  # repositories the release's tags wait for
     providers: AwsProviders
+    # A GovCloud-scoped stack: the commercial copies live in another stack (components.scope).
+    commercial: CommercialMirrors | None = None
 
 
 class ReleaseMirror(pulumi.ComponentResource):
@@ -66,10 +69,16 @@ class ReleaseMirror(pulumi.ComponentResource):
                 transfer_profile = None
                 transfer_name = None
                 if target.transfer is not None:
-                    commercial = self.amis[f"{ami.key}@aws"]
-                    transfer_source = commercial.image_ids[target.transfer.source_bucket.region]
-                    transfer_profile = ami_spec.partitions["aws"].profile
-                    transfer_name = commercial.names[target.transfer.source_bucket.region]
+                    source_region = target.transfer.source_bucket.region
+                    if args.commercial is not None:
+                        transfer_source = args.commercial.image_id(version, ami.key, source_region)
+                        transfer_profile = args.commercial.profile
+                        transfer_name = args.commercial.name(ami.name, source_region)
+                    else:
+                        commercial = self.amis[f"{ami.key}@aws"]
+                        transfer_source = commercial.image_ids[source_region]
+                        transfer_profile = ami_spec.partitions["aws"].profile
+                        transfer_name = commercial.names[source_region]
                 self.amis[f"{ami.key}@{partition_name}"] = AmiMirror(
                     naming.ami_mirror(version, ami.key, partition_name),
                     AmiMirrorArgs(
