@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import UnauthorizedSSOTokenError
 from botocore.stub import Stubber
 
-from artifact_mirrors.aws import AwsClients
+from artifact_mirrors.aws import AwsClients, ensure_public_sharing_allowed
 from artifact_mirrors.spec.load import load_project
 from artifact_mirrors.spec.model import Project
 from components import preflight
@@ -178,7 +178,7 @@ def test_refused_block_public_access_check_is_one_line_per_partition(
     def check(partition: str, region: str, profile: str | None) -> None:
         asked.append(region)
         if partition == "aws":
-            preflight.ensure_public_sharing_allowed(ec2, region)
+            ensure_public_sharing_allowed(ec2, region)
 
     with Stubber(ec2) as stub:
         stub.add_client_error(
