@@ -8,8 +8,11 @@ children first and the tag last.
 - create/update: copy (a release tag already pointing elsewhere is never moved: the copier's
   no-clobber error stops the update; only floating tags move);
 - diff: desired state against the recorded state *and* the live destination, so a tag deleted or
-  moved behind our back shows as an update in the next preview (Python dynamic providers have no
-  working ``read``: pulumi/pulumi#16175);
+  moved behind our back shows as an update in the next preview, without a ``pulumi refresh``
+  (the SDK's ``Read`` would only run on refresh). A destination that cannot be asked during a
+  preview (unreachable, 429/5xx, no ECR token) falls back to the recorded state;
+- a change of how the destination is reached (credentials, CA, insecure, kind) or of the release
+  a floating tag records is an update that copies nothing;
 - yank (published: true -> false) is an update that deletes the tag; delete removes a tag only
   for a yanked release (published resources are retain_on_delete as well).
 
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from botocore.exceptions import BotoCoreError, ClientError
 from pulumi.dynamic import (
     Config,
     ConfigureRequest,
@@ -44,7 +48,12 @@ from artifact_mirrors.oci.spool import Spool
 from components.dynamic import DynamicResource, props_of
 
 # Inputs whose change means "copy again / move / unpublish" (an update).
-UPDATE_KEYS = ("source", "digest", "published", "signatures", "floating")
+COPY_KEYS = ("source", "digest", "published", "signatures", "floating")
+# Inputs that only say how to reach the destination, or record where a tag comes from: an update
+# (so state never keeps stale values) that copies nothing.
+SETTING_KEYS = ("credentials", "ca_file", "insecure", "tls_verify", "registry_kind", "release",
+                "registry")  # fmt: skip
+UPDATE_KEYS = (*COPY_KEYS, *SETTING_KEYS)
 # Inputs that name a different tag altogether (a replacement).
 REPLACE_KEYS = ("repository", "tag")
 
@@ -215,9 +224,10 @@ class ImageTagProvider(ResourceProvider):
         if not replaces and not changed:
             try:
                 live = _live_digest(news, self._config)
-            except (MirrorError, OSError):
-                # Unreachable or no read access during preview: fall back to the recorded state
-                # rather than failing the whole preview; `pulumi up` will surface the real error.
+            except (MirrorError, OSError, BotoCoreError, ClientError):
+                # Unreachable, rate-limited, no read access or no ECR token during a preview:
+                # fall back to the recorded state rather than failing the whole preview;
+                # `pulumi up` surfaces the real error when it copies.
                 live = news["digest"] if news.get("published", True) else None
             want = news["digest"] if news.get("published", True) else None
             if live != want:
@@ -228,7 +238,12 @@ class ImageTagProvider(ResourceProvider):
             delete_before_replace=False,
         )
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        _, changed = diff_inputs(olds, news)
+        if changed and all(k in SETTING_KEYS for k in changed):
+            # Only how the destination is reached changed: nothing to copy again.
+            kept = {k: olds.get(k) for k in ("platforms", "signature_digests")}
+            return UpdateResult({**news, **kept})
         return UpdateResult(self._apply(news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

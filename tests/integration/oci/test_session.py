@@ -301,3 +301,52 @@ def test_unreachable_registries_fail_fast_naming_the_side(
             "the destination host and port, and that the registry is running"
         )
     assert sleeps == []  # not retried
+
+
+def test_a_change_of_how_the_mirror_is_reached_is_an_update_that_copies_nothing(
+    server: ProviderServer,
+    source_registry: RegistryServer,
+    release: Release,
+    mirrors: list[RegistryServer],
+) -> None:
+    drv = server.driver(ImageTagProvider())
+    repo, digest = next(iter(release.indexes.items()))
+    before = tag_props(source_registry, repo, digest, mirrors[0])
+    res = urn(f"{before['repository']}:18.6.6", TYPE)
+    created = drv.create(res, drv.check(res, None, before).inputs)
+    after = {**before, "credentials": {"source": "env", "username_env": "U", "password_env": "P"}}
+    checked = drv.check(res, before, after).inputs
+    diff = drv.diff(created.id, res, created.outputs, checked, old_inputs=before)
+    assert (diff.changes.value, diff.replaces) == ("some", ())  # state must not keep stale inputs
+    _, start = traffic(source_registry)
+    updated = drv.update(created.id, res, created.outputs, checked, old_inputs=before)
+    assert traffic(source_registry, start)[0].requests == 0  # nothing read, nothing copied
+    assert updated["credentials"] == after["credentials"]
+    assert updated["platforms"] == created.outputs["platforms"]
+    assert updated["signature_digests"] == created.outputs["signature_digests"]
+
+
+def test_preview_survives_a_mirror_it_cannot_ask(server: ProviderServer) -> None:
+    # ECR Public's token comes from an AWS profile; without one (expired SSO, CI without AWS),
+    # the live check falls back to the recorded state instead of failing the whole preview.
+    drv = server.driver(ImageTagProvider())
+    digest = "sha256:" + "ab" * 32
+    props = {
+        **tag_props(
+            RegistryServer("127.0.0.1:1", "http", None, Path("/nonexistent")),  # type: ignore[arg-type]
+            "gravitational/teleport",
+            digest,
+            RegistryServer("public.ecr.aws", "https", None, Path("/")),
+        )  # type: ignore[arg-type]
+    }
+    props.update(
+        repository="public.ecr.aws/teleport-mirror/teleport",
+        registry_kind="ecr-public",
+        insecure=False,
+        credentials={"source": "aws", "profile": "no-such-profile"},
+    )
+    res = urn("ecr-public/teleport:18.6.6", TYPE)
+    checked = drv.check(res, props, props).inputs
+    outputs = {**checked, "platforms": ["linux/amd64"], "signature_digests": {}}
+    diff = drv.diff("public.ecr.aws/teleport-mirror/teleport:18.6.6", res, outputs, checked)
+    assert diff.changes.value == "none"
