@@ -73,6 +73,7 @@ class AmiMirror(pulumi.ComponentResource):
                     destination_profile=t.profile,
                     destination_bucket=t.transfer.destination_bucket.name,
                     tags=a.tags,
+                    timeout_minutes=t.transfer.timeout_minutes,
                 ),
                 pulumi.ResourceOptions.merge(
                     retain, pulumi.ResourceOptions(custom_timeouts=_timeouts(t))

@@ -107,6 +107,8 @@ ProgressCallback = Callable[[TransferEvent], None]
 class _Ctx:
     progress: ProgressCallback | None
     poll: PollSettings
+    # One deadline for the whole transfer, from its first wait: every later wait shares it.
+    deadline: float | None = None
 
     def emit(
         self, stage: str, message: str, done: int | None = None, total: int | None = None
@@ -115,7 +117,9 @@ class _Ctx:
             self.progress(TransferEvent(stage, message, done, total))
 
     def wait(self, what: str, check: Callable[[], T | None]) -> T:
-        deadline = self.poll.clock() + self.poll.timeout
+        if self.deadline is None:
+            self.deadline = self.poll.clock() + self.poll.timeout
+        deadline = self.deadline
         while True:
             result = check()
             if result is not None:

@@ -548,6 +548,7 @@ def _ami_checks(doc: Document, a: schema.AmisIn, out: _Collector) -> model.AmiSp
                 model.Bucket(
                     p.transfer.destination_bucket.name, p.transfer.destination_bucket.region
                 ),
+                p.transfer.timeout_minutes,
             )
             if p.transfer
             else None,

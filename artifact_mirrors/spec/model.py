@@ -97,6 +97,7 @@ class Transfer:
     landing_region: str
     source_bucket: Bucket
     destination_bucket: Bucket
+    timeout_minutes: int = 360
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,9 @@ class Transfer(Strict):
     landing_region: str
     source_bucket: Bucket
     destination_bucket: Bucket
+    # The transfer's own deadline (store -> S3 -> restore): the engine's custom_timeouts never
+    # reach a dynamic provider's Create. A transfer past it stops; `pulumi up` again resumes.
+    timeout_minutes: int = Field(360, ge=10, le=48 * 60)
 
 
 class PartitionIn(Strict):

@@ -23,6 +23,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateRes
 
 from artifact_mirrors.aws import (
     AwsMirrorError,
+    PollSettings,
     TransferDestination,
     TransferSource,
     clients_for,
@@ -134,6 +135,9 @@ class TransferArgs:
     destination_profile: str | None
     destination_bucket: str
     tags: dict[str, str]
+    # The whole transfer's deadline (spec: transfer.timeout_minutes): custom_timeouts do not
+    # reach a dynamic provider (the SDK's Create handler ignores request.timeout).
+    timeout_minutes: int = 360
 
 
 class AmiTransferProvider(ResourceProvider):
@@ -166,6 +170,7 @@ def _transfer(props: dict[str, Any]) -> str:
             TransferDestination(dst, props["destination_bucket"]),
             props["name"],
             dict(props.get("tags") or {}),
+            PollSettings(timeout=60.0 * int(props.get("timeout_minutes") or 360)),
         )
     except AwsMirrorError as exc:
         # The library's messages name the AMI, regions and the AWS limit; no traceback noise.
