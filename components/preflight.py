@@ -25,6 +25,7 @@ from botocore.exceptions import (
     SSOError,
     TokenRetrievalError,
 )
+from botocore.parsers import ResponseParserError
 
 from artifact_mirrors.aws import AwsMirrorError, clients_for, ensure_public_sharing_allowed
 from artifact_mirrors.spec.model import PartitionTarget, Project
@@ -107,6 +108,11 @@ def credential_problem(
     if isinstance(exc, BotoCoreError):
         # Anything else botocore raises (unreachable endpoint, bad config): still one line.
         return f"{who}: AWS call failed in {region}: {text}"
+    if isinstance(exc, ResponseParserError):
+        # Not an AWS answer (a proxy's error page, or a local endpoint that lacks the API, as
+        # moto_server lacks image block public access): one line, the start of what came back.
+        first = text.splitlines()[0] if text else type(exc).__name__
+        return f"{who}: the AWS endpoint for {region} did not answer as AWS does: {first}"
     return None
 
 

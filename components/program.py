@@ -93,9 +93,9 @@ def run(project_dir: Path | None = None, *, offline: bool = False) -> None:
     except ScopeError as exc:
         raise pulumi.RunError(str(exc)) from None
     if not offline:
-        problems = preflight.block_public_access_problems(project, preflight.aws_region_check)
-        if problems:
-            raise pulumi.RunError("public AMI sharing is blocked:\n" + "\n".join(problems))
+        # Credentials (and the account they belong to) and block public access, before anything
+        # is registered: a preview fails with one line per problem, never a traceback.
+        preflight.run(project)
     commercial = None
     if scope.commercial_stack:
         aws = whole.spec.amis.partitions.get("aws") if whole.spec.amis else None

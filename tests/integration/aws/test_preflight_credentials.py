@@ -188,3 +188,39 @@ def test_refused_block_public_access_check_is_one_line_per_partition(
     assert got == "public AMI sharing is blocked:\n" + expected
     # Asked once for aws (the same credentials fail everywhere), and every GovCloud region.
     assert asked == ["ap-northeast-1", "us-gov-west-1", "us-gov-east-1"]
+
+
+def test_the_program_runs_the_preflight_before_registering_anything(project: Path) -> None:
+    """`pulumi preview` (the program, online) stops on the account check with one line."""
+    from pulumi.runtime import settings
+
+    from artifact_mirrors import naming
+    from components import program
+    from components.mockrun import PlanMocks, RecordingMonitor
+
+    spec(project, '      profile: commercial\n      account: "210987654321"\n')
+    mocks = PlanMocks()
+    monitor = RecordingMonitor(mocks)
+    settings.set_root_resource(None)  # type: ignore[arg-type]
+    pulumi.runtime.set_mocks(mocks, project=naming.PROJECT, stack="prod", preview=True,
+                             monitor=monitor)  # fmt: skip
+    pulumi.runtime.set_all_config({})
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def _run() -> None:
+        program.run(project, offline=False)
+
+    with pytest.raises(pulumi.RunError) as err:
+        _run()
+    assert str(err.value) == (
+        "AWS credentials cannot be used:\n"
+        "aws (profile commercial): the credentials are for account 123456789012, but"
+        " amis.partitions.aws.account is 210987654321. Hint: use a profile of account"
+        " 210987654321, or fix the spec\n"
+        # moto_server has no image block public access API: one line, not a traceback.
+        "public AMI sharing is blocked:\n"
+        "aws-us-gov (profile govcloud): the AWS endpoint for us-gov-west-1 did not answer as AWS"
+        " does: Unable to parse response (syntax error: line 1, column 0), invalid XML received."
+        " Further retries may succeed:"
+    )
+    assert monitor.registered == []
