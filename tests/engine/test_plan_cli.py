@@ -116,7 +116,7 @@ def test_against_a_sixth_release_creates_it_and_moves_floating_tags_only(
     }
     floating = [c for c in steps["changes"] if c["release"] == "floating tags"]
     assert {(c["op"], c["kind"], tuple(c["keys"])) for c in floating} == {
-        ("update", "ImageTag", ("source", "digest"))
+        ("update", "ImageTag", ("source", "digest", "release"))
     }
 
     code, out, err = mirrors(

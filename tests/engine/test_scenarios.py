@@ -70,7 +70,7 @@ def test_a_sixth_release_only_creates_its_resources_and_moves_floating_tags(
     for step in plan.of(Op.update):
         assert new[step.urn].inputs["floating"] is True
         assert new[step.urn].inputs["release"] == "18.6.7"
-        assert set(step.keys) <= {"source", "digest"}, step
+        assert set(step.keys) <= {"source", "digest", "release"}, step
     assert deleted(plan) == []
 
 
