@@ -332,19 +332,21 @@ def test_preview_survives_a_mirror_it_cannot_ask(server: ProviderServer) -> None
     drv = server.driver(ImageTagProvider())
     digest = "sha256:" + "ab" * 32
     props = {
-        **tag_props(
-            RegistryServer("127.0.0.1:1", "http", None, Path("/nonexistent")),  # type: ignore[arg-type]
-            "gravitational/teleport",
-            digest,
-            RegistryServer("public.ecr.aws", "https", None, Path("/")),
-        )  # type: ignore[arg-type]
+        "registry": "ecr-public",
+        "release": "18.6.6",
+        "source": f"public.ecr.aws/gravitational/teleport@{digest}",
+        "repository": "public.ecr.aws/teleport-mirror/teleport",
+        "tag": "18.6.6",
+        "digest": digest,
+        "floating": False,
+        "published": True,
+        "signatures": True,
+        "registry_kind": "ecr-public",
+        "insecure": False,
+        "tls_verify": True,
+        "ca_file": None,
+        "credentials": {"source": "aws", "profile": "no-such-profile"},
     }
-    props.update(
-        repository="public.ecr.aws/teleport-mirror/teleport",
-        registry_kind="ecr-public",
-        insecure=False,
-        credentials={"source": "aws", "profile": "no-such-profile"},
-    )
     res = urn("ecr-public/teleport:18.6.6", TYPE)
     checked = drv.check(res, props, props).inputs
     outputs = {**checked, "platforms": ["linux/amd64"], "signature_digests": {}}
