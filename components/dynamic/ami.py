@@ -103,10 +103,8 @@ class SnapshotPermissionRevocationProvider(ResourceProvider):
         except AwsMirrorError as exc:
             raise RuntimeError(f"revoking snapshot permission of {image_id}: {exc}") from None
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise RuntimeError(
-                f"revoking snapshot permission of {image_id} for {account}: AWS"
-                f" {error.get('Code')} in {exc.operation_name}: {error.get('Message')}"
+            raise _aws_failure(
+                f"revoking snapshot permission of {image_id} for {account}", exc
             ) from None
         rid = f"{image_id}/snapshot/account_id={account}/revoked"
         return CreateResult(rid, {**props, "snapshot_id": snapshot})
@@ -176,11 +174,15 @@ def _transfer(props: dict[str, Any]) -> str:
         # The library's messages name the AMI, regions and the AWS limit; no traceback noise.
         raise RuntimeError(f"GovCloud transfer of {props['source_image_id']}: {exc}") from None
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise RuntimeError(
-            f"GovCloud transfer of {props['source_image_id']}: AWS {error.get('Code')} in "
-            f"{exc.operation_name}: {error.get('Message')}"
-        ) from None
+        raise _aws_failure(f"GovCloud transfer of {props['source_image_id']}", exc) from None
+
+
+def _aws_failure(what: str, exc: ClientError) -> RuntimeError:
+    """One line naming the AWS error code, the call and AWS's message: no traceback noise."""
+    error = exc.response.get("Error", {})
+    return RuntimeError(
+        f"{what}: AWS {error.get('Code')} in {exc.operation_name}: {error.get('Message')}"
+    )
 
 
 class LaunchPermissionRevocation(
