@@ -111,12 +111,14 @@ def mirrors(work: Path) -> Iterator[list[RegistryServer]]:
         shutil.rmtree(s.root, ignore_errors=True)
 
 
-def tag_props(source: RegistryServer, repo: str, digest: str, mirror: RegistryServer):
+def tag_props(
+    source: RegistryServer, repo: str, digest: str, mirror: RegistryServer, dst_repo: str = ""
+):
     return {
         "registry": mirror.host,
         "release": "18.6.6",
         "source": f"{source.host}/{repo}@{digest}",
-        "repository": f"{mirror.host}/{repo}",
+        "repository": f"{mirror.host}/{dst_repo or repo}",
         "tag": "18.6.6",
         "digest": digest,
         "floating": False,

@@ -32,6 +32,7 @@ from components.mockrun import render
 from tests.conftest import ROOT
 from tests.integration.oci.images import SourceImages
 from tests.integration.oci.servers import RegistryServer
+from tests.integration.oci.test_session import tag_props
 from tests.providers.harness import ProviderError, ProviderServer, provider_server, urn
 
 pytestmark = pytest.mark.registry
@@ -131,26 +132,9 @@ def transfers(scope: str) -> list[dict[str, Any]]:
     ][:4]
 
 
-def tag_props(source: SourceImages, src: RegistryServer, dst: RegistryServer, n: int):
-    return [
-        {
-            "registry": "test",
-            "release": "18.6.6",
-            "source": f"{src.host}/{source.repo}@{source.index}",
-            "repository": f"{dst.host}/starve/app{i}",
-            "tag": "18.6.6",
-            "digest": source.index,
-            "floating": False,
-            "published": True,
-            "signatures": True,
-            "registry_kind": "oci",
-            "insecure": True,
-            "tls_verify": True,
-            "ca_file": None,
-            "credentials": {"source": "docker-config"},
-        }
-        for i in range(n)
-    ]
+def tags(source: SourceImages, src: RegistryServer, dst: RegistryServer, n: int):
+    """``n`` release tags of the source image, each in its own mirror repository."""
+    return [tag_props(src, source.repo, source.index, dst, f"starve/app{i}") for i in range(n)]
 
 
 class Log:
@@ -200,7 +184,7 @@ def test_in_one_stack_four_transfers_hold_every_image_copy(
     with provider_server(env) as server, ThreadPoolExecutor(max_workers=5) as pool:
         running = start_transfers(server, todo, pool, log)
         gate.wait_held(4)  # all 4 worker threads are inside a transfer
-        copy = pool.submit(copy_tags, server, tag_props(source, src_registry, dst_registry, 1), log)
+        copy = pool.submit(copy_tags, server, tags(source, src_registry, dst_registry, 1), log)
         # A copy of a few KB, yet it cannot even start: no thread is free. (It never finishes
         # before the gate opens; the bound only stops the wait, it is no speed claim.)
         assert wait([copy], timeout=3).not_done == {copy}
@@ -230,7 +214,7 @@ def test_with_govcloud_in_its_own_stack_copies_finish_while_transfers_run(
     ):
         running = start_transfers(govcloud, todo, pool, log)
         gate.wait_held(4)
-        copy_tags(commercial, tag_props(source, src_registry, dst_registry, 6), log)
+        copy_tags(commercial, tags(source, src_registry, dst_registry, 6), log)
         assert not any(f.done() for f in running)  # the transfers are all still running
         gate.open()
         for fut in running:
