@@ -1,7 +1,8 @@
 """Errors that end a CLI command with a one-line message and an exit code (no traceback).
 
-The library functions behind `mirrors release add` and `mirrors verify` raise these; the typer
-layer (cli_aws.py) prints ``str(exc)`` to stderr and exits with ``exc.exit_code``.
+The library functions behind `mirrors release add` and `mirrors verify` raise these; the CLI
+(`artifact_mirrors.cli.common.command`) prints ``str(exc)`` to stderr and exits with
+``exc.exit_code``.
 """
 
 from __future__ import annotations

@@ -180,7 +180,7 @@ def registry(workdir: Path, name: str) -> Iterator[RegistryServer]:
 
 def ours_cmd(src: str, dst: str, insecure: list[str]) -> list[str]:
     flags = [x for h in insecure for x in ("--insecure", h)]
-    return [sys.executable, "-m", "artifact_mirrors.cli_copy", "copy", src, dst, *flags, "--json"]
+    return [sys.executable, "-m", "artifact_mirrors.cli.copy", "copy", src, dst, *flags, "--json"]
 
 
 def skopeo_cmd(src: str, dst: str) -> list[str]:
@@ -322,7 +322,7 @@ def main() -> None:
     console.print(table)
     print_release(console, release_rows, args.scale)
     console.print(
-        "CLI = `python -m artifact_mirrors.cli_copy` in a subprocess (interpreter start and "
+        "CLI = `python -m artifact_mirrors.cli.copy` in a subprocess (interpreter start and "
         "imports included, ~0.3 s); lib = the same copy in a long-lived process (how the Pulumi "
         "provider runs it), into its own fresh registry. MB moved = blob uploads the destination "
         "registry committed (its access log); MB missing = what the destination lacked."

@@ -191,7 +191,9 @@ class CheckProblem:
 def run_checks(resources: list[Registered]) -> list[CheckProblem]:
     """Every dynamic resource's real ``check(olds={}, news=inputs)``, as a preview runs it."""
     problems: list[CheckProblem] = []
-    for r in resources:
+    # Registration order varies between runs (resources register concurrently); errors that name
+    # "the first of N" must not.
+    for r in sorted(resources, key=lambda r: r.urn):
         provider = dynamic_provider(r.type) if r.custom else None
         if provider is None:
             continue

@@ -185,7 +185,7 @@ def test_a_credential_setting_check_rejects_fails_the_plan_at_its_spec_line(
     assert err == (
         f"{spec}:{line}: registries[0].credentials: Docker Hub credentials from env must name "
         "username_env (got from: env). Hint: MirrorRepository's Check rejects "
-        "dockerhub/teleport-distroless and 10 more (credentials), so `pulumi preview` would "
+        "dockerhub/tbot-distroless and 10 more (credentials), so `pulumi preview` would "
         "fail; see 'Spec reference' in README.md\n"
     )
 

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from artifact_mirrors.cli_copy import register
+from artifact_mirrors.cli.copy import register
 from tests.integration.oci.images import Pusher, SourceImages
 from tests.integration.oci.servers import RegistryServer
 

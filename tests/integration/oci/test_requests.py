@@ -61,7 +61,7 @@ def test_warm_rerun_trusts_the_tag_and_probes_referrers_once(
 
 def test_cli_default_concurrency_is_the_engines() -> None:
     # typer needs the CLI default before the engine is imported, so it is a literal there.
-    from artifact_mirrors import cli_copy
+    from artifact_mirrors.cli import copy as cli_copy
     from artifact_mirrors.oci import copy
 
     assert cli_copy.DEFAULT_CONCURRENCY == copy.DEFAULT_CONCURRENCY

@@ -21,7 +21,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from artifact_mirrors.cli_copy import register
+from artifact_mirrors.cli.copy import register
 from artifact_mirrors.oci import RetryPolicy, UnreachableError, copy_image
 from artifact_mirrors.oci.client import Registries
 from artifact_mirrors.oci.env import INSECURE_ENV

@@ -281,7 +281,7 @@ def register(app: typer.Typer) -> None:
     app.command("copy")(copy_command)
 
 
-def _main() -> None:  # pragma: no cover - `python -m artifact_mirrors.cli_copy copy SRC DST`
+def _main() -> None:  # pragma: no cover - `python -m artifact_mirrors.cli.copy copy SRC DST`
     app = typer.Typer(add_completion=False)
 
     @app.callback()

@@ -1,89 +1,27 @@
-"""`mirrors`: validate the spec, plan a stack offline, copy images.
-
-Exit codes: 0 ok, 1 the operation failed, 2 bad input (one located line per problem, no traceback).
-"""
+"""`mirrors plan`: everything a stack update mirrors, offline (the program under mocks)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from artifact_mirrors.cli_common import Format, ProjectDirOpt, display, project_root, stdout_console
-from artifact_mirrors.command_errors import BadInputError, located
+from artifact_mirrors.cli.common import (
+    Format,
+    ProjectDirOpt,
+    display,
+    fail,
+    load_or_fail,
+    project_dir_or_fail,
+    stdout_console,
+)
+from artifact_mirrors.command_errors import located
 from artifact_mirrors.spec.errors import SpecErrors
 
-if TYPE_CHECKING:
-    from artifact_mirrors.spec.model import Project
 
-app = typer.Typer(
-    name="mirrors",
-    help=(
-        "Release-artifact mirroring as code. Copies each release's images (same digests, "
-        "signatures kept) and AMIs to the mirrors declared in mirrors/destinations.yaml; the "
-        "Pulumi program in this project does it on `pulumi up`."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-out = stdout_console()
-err = Console(stderr=True, highlight=False)
-
-BAD_INPUT = 2
-
-
-def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
-    err.print(message, markup=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _project_dir(project_dir: Path | None) -> Path:
-    try:
-        return project_root(project_dir)
-    except BadInputError as exc:
-        raise fail(str(exc)) from None
-
-
-def _load(spec: Path, releases: Path) -> Project:
-    # Imported on use: pydantic, ruamel and jinja2 cost ~130 ms that `mirrors copy` doesn't need.
-    from artifact_mirrors.spec.load import load_project
-
-    try:
-        return load_project(spec, releases)
-    except SpecErrors as exc:
-        raise fail(str(exc)) from None
-
-
-@app.command()
-def validate(
-    project_dir: ProjectDirOpt = None,
-    spec: Annotated[
-        Path | None,
-        typer.Option(help="Mirror spec (default: the stack's or mirrors/destinations.yaml)."),
-    ] = None,
-    releases: Annotated[
-        Path | None, typer.Option(help="Release manifests directory (default: mirrors/releases).")
-    ] = None,
-) -> None:
-    """Check the mirror spec and every release manifest; print one located line per problem."""
-    root = _project_dir(project_dir)
-    spec_file = display(spec or root / "mirrors/destinations.yaml")
-    releases_dir = display(releases or root / "mirrors/releases")
-    project = _load(spec_file, releases_dir)
-    s = project.spec
-    regions = sum(len(p.regions) for p in s.amis.partitions.values()) if s.amis else 0
-    yanked = sum(1 for r in project.releases if r.yanked)
-    out.print(
-        f"ok: {spec_file}: {len(s.registries)} registries, {len(s.images)} images, "
-        f"{regions} AMI regions; {len(project.releases)} releases ({yanked} yanked)"
-    )
-
-
-@app.command()
 def plan(
     stack: Annotated[
         str, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")
@@ -131,7 +69,7 @@ def plan(
     """
     from artifact_mirrors import plan as planlib
 
-    root = _project_dir(project_dir)
+    root = project_dir_or_fail(project_dir)
     base: tuple[str, list[Any]] | None = None
     if against is not None:
         hint = "pass a plan written by `mirrors plan --stack NAME --format json -o FILE`"
@@ -202,7 +140,7 @@ def plan(
         return
     if fmt is Format.table:
         for table in tables:
-            out.print(table)
+            stdout_console().print(table)
     else:
         sys.stdout.write(text)
 
@@ -219,7 +157,7 @@ def _render(root: Path, stack: str) -> tuple[list[Any], dict[str, dict[str, Any]
     spec_rel = config.get(f"{program.CONFIG_NAMESPACE}:spec") or program.DEFAULT_SPEC
     rel_rel = config.get(f"{program.CONFIG_NAMESPACE}:releasesDir") or program.DEFAULT_RELEASES
     # Validate first so bad input gets the located one-line errors, not a Pulumi RunError.
-    project = _load(display(root / spec_rel), display(root / rel_rel))
+    project = load_or_fail(display(root / spec_rel), display(root / rel_rel))
     try:
         resources = mockrun.render(root, stack, config)
     except pulumi.RunError as exc:
@@ -253,16 +191,5 @@ def _check(spec_file: Path, problems: list[Any]) -> None:
     raise fail("\n".join(str(e) for e in errors))
 
 
-def _register_extensions() -> None:
-    # Imported here, after `app` exists: each module adds its commands with register(app).
-    from artifact_mirrors import cli_aws, cli_copy
-
-    cli_aws.register(app)  # release add, verify
-    cli_copy.register(app)  # copy
-
-
-_register_extensions()
-
-
-def main() -> None:
-    app()
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)

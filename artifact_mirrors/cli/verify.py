@@ -1,0 +1,183 @@
+"""`mirrors verify`: prove every mirror of a stack still equals what was mirrored.
+
+Exit codes: 0 nothing wrong (warnings allowed), 1 drift found or a lookup failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from artifact_mirrors.cli.common import (
+    Format,
+    ProjectDirOpt,
+    command,
+    display,
+    project_root,
+    stdout_console,
+)
+from artifact_mirrors.command_errors import BadInputError, OperationFailedError, located
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+
+    from artifact_mirrors.aws import ExpectedAmi, Finding
+
+VERIFY_SCHEMA = "artifact-mirrors/verify/v1"  # = verify_cmd.SCHEMA (tested)
+
+VERIFY_HELP = (
+    "Prove every mirror of a stack still equals what was mirrored; exit 1 on drift."
+    "\n\n"
+    "Images: every release tag at every destination resolves to its pinned digest (a tag"
+    " missing or moved is an error), a yanked release's tags are gone, and every floating tag"
+    " (17, 17.0, latest) points where the stack put it or is gone when unpublished. --deep also"
+    " compares each mirrored manifest tree byte for byte with the first-party source and checks"
+    " its cosign .sig/.att/.sbom tags (a few more requests per tag)."
+    "\n\n"
+    "AMIs: each mirrored AMI exists, is available, has exactly the declared launch permissions"
+    " (none for a yanked release), carries the mirror tags and is not about to deprecate."
+    "\n\n"
+    "Reads the stack outputs (--outputs FILE, or `pulumi stack output --json`) and the spec and"
+    " manifests the stack config names. Registry credentials as for `mirrors copy` (a"
+    " stack-config secret is not readable here: anonymous or the Docker credential store is"
+    " used instead); AWS through the spec partitions' profiles."
+    "\n\n"
+    "Exit 0 when nothing is wrong (warnings allowed), 1 on drift, 2 on bad input."
+)
+
+
+def verify_command(
+    stack: Annotated[
+        str, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")
+    ],
+    outputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--outputs",
+            help="The stack outputs as `pulumi stack output --json -s NAME` prints them."
+            " Default: run that command (needs the pulumi CLI and a login).",
+            dir_okay=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (terminal), markdown (pull request / issue) or json (stable schema "
+            f"{VERIFY_SCHEMA}).",
+        ),
+    ] = Format.table,
+    warn_days: Annotated[
+        int,
+        typer.Option(
+            "--warn-days", min=0, help="Warn when an AMI deprecates within this many days."
+        ),
+    ] = 90,
+    images_only: Annotated[
+        bool,
+        typer.Option("--images-only", help="Check only the image tags (no AWS calls)."),
+    ] = False,
+    amis_only: Annotated[
+        bool,
+        typer.Option("--amis-only", help="Check only the AMIs (no registry calls)."),
+    ] = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Images: also compare every manifest with the first-party source byte for"
+            " byte and check the cosign signature tags.",
+        ),
+    ] = False,
+    project_dir: ProjectDirOpt = None,
+) -> None:
+    """Check every mirror of a stack (image tags, AMIs) against the spec; exit 1 on drift."""
+    from artifact_mirrors import verify_cmd, verify_images
+    from artifact_mirrors.aws import (
+        clients_for,
+        findings_markdown,
+        findings_table,
+        verify_mirrored_amis,
+    )
+    from artifact_mirrors.spec.load import load_project
+
+    with command():
+        if images_only and amis_only:
+            raise BadInputError(
+                located(
+                    "--images-only",
+                    "cannot be combined with --amis-only",
+                    "both",
+                    "leave both out to check images and AMIs",
+                )
+            )
+        root = project_root(project_dir)
+        stack_file = verify_cmd.stack_file(root, stack)
+        if not stack_file.is_file():
+            known = sorted(
+                p.name[len("Pulumi.") : -len(".yaml")]
+                for p in (root / "stacks").glob("Pulumi.*.yaml")
+            )
+            raise BadInputError(
+                located(
+                    str(display(stack_file)),
+                    "stack not found",
+                    stack,
+                    f"stacks here: {', '.join(known) or 'none'}",
+                )
+            )
+        spec_file, releases_dir = verify_cmd.stack_paths(root, stack, display(stack_file))
+        project = load_project(display(spec_file), display(releases_dir))
+        if outputs is not None:
+            where = str(display(outputs))
+            raw = verify_cmd.read_outputs_file(outputs, display(outputs))
+        else:
+            where = f"pulumi stack output --json --stack {stack}"
+            raw = verify_cmd.pulumi_outputs(stack, root)
+        deployed = verify_cmd.parse_outputs(raw, where)
+
+        findings: list[Finding] = []
+        expected: list[ExpectedAmi] = []
+        tags: list[verify_images.ExpectedTag] = []
+        if not amis_only:
+            # Images first: a bad outputs shape is exit 2 before any AWS call.
+            tags, notes = verify_images.image_expectations(project, raw, where)
+            findings += notes
+            with verify_images.RegistryPool(project) as pool:
+                findings += verify_images.verify_image_tags(tags, pool, deep=deep)
+        if not images_only:
+            expected, notes = verify_cmd.expectations(project, deployed)
+            profiles = {
+                str(name): target.profile
+                for name, target in (
+                    project.spec.amis.partitions.items() if project.spec.amis else ()
+                )
+            }
+
+            def ec2_for(partition: str, region: str) -> EC2Client:
+                return clients_for(partition, region, profiles.get(partition)).ec2()
+
+            findings += notes + verify_mirrored_amis(
+                expected, ec2_for, datetime.now(UTC), timedelta(days=warn_days)
+            )
+
+        # Name what was checked: an AMI-only stack reads "8 AMIs verified" as before.
+        amis_checked = None if images_only or (tags and not expected) else len(expected)
+        tags_checked = None if amis_only or (expected and not tags) else len(tags)
+        if fmt is Format.json:
+            sys.stdout.write(verify_cmd.to_json(stack, findings, len(expected), len(tags)))
+        elif fmt is Format.markdown:
+            sys.stdout.write(findings_markdown(findings, amis_checked, tags_checked))
+        else:
+            stdout_console().print(findings_table(findings, amis_checked, tags_checked))
+    if verify_cmd.has_errors(findings):
+        raise typer.Exit(OperationFailedError.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("verify", help=VERIFY_HELP)(verify_command)
