@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 def main() -> None:
     from artifact_mirrors.cli.root import app
 
-    app()
+    # One name in usage lines and hints, however it was started (`python -m artifact_mirrors`).
+    app(prog_name="mirrors")
 
 
 def __getattr__(name: str) -> typer.Typer:

@@ -4,14 +4,15 @@ how a failure becomes one line on stderr with the documented exit code."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from artifact_mirrors.command_errors import (
     BadInputError,
@@ -121,3 +122,88 @@ def command() -> Iterator[None]:
         # botocore messages name the operation and error code, never a credential.
         typer.echo(f"AWS request failed: {' '.join(str(exc).split())}", err=True)
         raise typer.Exit(OperationFailedError.exit_code) from None
+
+
+# ---- help and usage errors -----------------------------------------------------------------------
+
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+
+class _FlagsShowNoType:
+    """typer's help prints every option's type, so a flag reads ``--json <bool>`` as if it took
+    a value. A flag takes none: show no type for it (an empty metavar is what typer prints)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class Command(_FlagsShowNoType, TyperCommand):
+    """Every `mirrors` command: ``app.command(NAME, cls=Command)``."""
+
+
+class Group(_FlagsShowNoType, TyperGroup):
+    """`mirrors` and its sub-groups. At the root, a usage error (unknown option, missing argument,
+    bad value) is one line on stderr and exit 2, like every other bad input, instead of typer's
+    usage text and a boxed message."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            # Not standalone: typer returns an exit code (from typer.Exit, --help, ...) instead
+            # of calling sys.exit, and raises usage errors instead of printing them.
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except typer.Abort:
+            err.print("Aborted.", markup=False)
+            sys.exit(1)
+        except typer.TyperException as exc:
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                # typer has printed the help already.
+                sys.exit(BAD_INPUT)
+            if ctx is None or not hasattr(exc, "cmd"):  # not a usage error: typer's own output
+                typer.echo(f"{prog_name or 'mirrors'}: {exc}", err=True)
+                sys.exit(getattr(exc, "exit_code", 1))
+            typer.echo(usage_line(exc, ctx), err=True)
+            sys.exit(BAD_INPUT)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_line(exc: Exception, ctx: Any) -> str:
+    """``mirrors COMMAND: problem. Hint: mirrors COMMAND --help`` for one click usage error."""
+    path = str(ctx.command_path)
+    name = getattr(exc, "option_name", None)
+    if name is not None:
+        possibilities = sorted(getattr(exc, "possibilities", None) or ())
+        problem = f"no such option {name}"
+        if possibilities:
+            problem += f" (did you mean {' or '.join(possibilities)}?)"
+    else:
+        message = " ".join(str(exc.format_message()).split()).rstrip(".")  # type: ignore[attr-defined]
+        problem = message[:1].lower() + message[1:]
+    if ctx.parent is not None:
+        hint = f"{path} --help"
+    elif problem.startswith("no such command"):
+        hint = f"{path} --help lists the commands"
+    else:
+        hint = f"{path} COMMAND --help"
+    return f"{path}: {problem}. Hint: {hint}"
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from artifact_mirrors import __version__
+
+        typer.echo(f"mirrors {__version__}")
+        raise typer.Exit()

@@ -2,7 +2,7 @@
 
 Exit codes: 0 copied (or already up to date), 1 the copy failed, 2 bad input.
 Credentials come from the Docker credential store and ``MIRRORS_REGISTRY_AUTH_*`` variables
-(see :mod:`artifact_mirrors.oci.auth`).
+(see :mod:`artifact_mirrors.oci.auth`); ``COPY_HELP`` says the same to users.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+
+from artifact_mirrors.cli.common import Command, stdout_console
 
 # The OCI engine (httpx and friends, ~70 ms of imports) and rich's progress bars load when a copy
 # runs, not when `mirrors` starts for another command or `--help`.
@@ -100,8 +102,10 @@ class _Bars:
             MofNCompleteColumn(),
             console=console,
         )
-        self.bytes_task = self.progress.add_task("bytes", total=0)
-        self.blobs_task = self.blobs.add_task("blobs", total=0)
+        # Hidden until the copier announces work: a run with nothing to copy (a warm re-run)
+        # shows no bar rather than "0/0 bytes ?".
+        self.bytes_task = self.progress.add_task("bytes", total=0, visible=False)
+        self.blobs_task = self.blobs.add_task("blobs", total=0, visible=False)
 
     def __enter__(self) -> _Bars:
         self.progress.start()
@@ -115,17 +119,15 @@ class _Bars:
     def __call__(self, event: ProgressEvent) -> None:
         if event.bytes_total or event.bytes_done:
             task = self.progress.tasks[0]
+            total = (task.total or 0) + event.bytes_total
             self.progress.update(
-                self.bytes_task,
-                total=(task.total or 0) + event.bytes_total,
-                advance=event.bytes_done,
+                self.bytes_task, total=total, advance=event.bytes_done, visible=total > 0
             )
         if event.blobs_total or event.blobs_done:
             task = self.blobs.tasks[0]
+            total = (task.total or 0) + event.blobs_total
             self.blobs.update(
-                self.blobs_task,
-                total=(task.total or 0) + event.blobs_total,
-                advance=event.blobs_done,
+                self.blobs_task, total=total, advance=event.blobs_done, visible=total > 0
             )
 
 
@@ -133,8 +135,9 @@ def _summary(result: CopyResult) -> Table:
     from rich.table import Table
 
     table = Table(title=f"mirrors copy: {result.destination}", show_header=False)
-    table.add_column("what", style="bold")
-    table.add_column("value")
+    table.add_column("what", style="bold", no_wrap=True)
+    # Digests are copied out of this table: fold a narrow terminal's line, never cut it.
+    table.add_column("value", overflow="fold")
     status = "already up to date" if result.up_to_date else "copied"
     if result.previous_digest:
         status += f" (tag moved from {result.previous_digest})"
@@ -147,6 +150,9 @@ def _summary(result: CopyResult) -> Table:
     table.add_row("blobs skipped", str(result.blobs_skipped))
     table.add_row("bytes moved", f"{result.bytes_moved:,}")
     table.add_row("manifests pushed", str(result.manifests_pushed))
+    tag = result.destination.rpartition(":")[2] if "@" not in result.destination else ""
+    if tag:
+        table.add_row("tag", f"{tag} written" if result.tag_written else f"{tag} already there")
     table.add_row("attachments", str(len(result.signature_digests)))
     if result.ratelimit_remaining is not None:
         table.add_row("rate limit remaining", str(result.ratelimit_remaining))
@@ -176,6 +182,28 @@ def _insecure_hosts(values: list[str]) -> list[str]:
             )
         out.append(value)
     return out
+
+
+COPY_HELP = (
+    "Copy an image (every platform, attestation and signature) by digest; the tag moves last."
+    "\n\n"
+    "Example: mirrors copy public.ecr.aws/gravitational/teleport-distroless:17.0.1"
+    " docker.io/example/teleport-distroless quay.io/example/teleport-distroless"
+    "\n\n"
+    "With several DSTs the copies run in one session: each blob is read from SRC once (a"
+    " verified local spool serves the other mirrors) and mounted between repositories of one"
+    " registry. A release tag that already points at another digest is never moved (--floating"
+    " allows it). --json prints one object for one DST, a list for several."
+    "\n\n"
+    "Credentials, per registry, read when used and never printed: the Docker credential store"
+    " (~/.docker/config.json, credHelpers, credsStore: what `docker login` writes), or"
+    " MIRRORS_REGISTRY_AUTH_<HOST>_USERNAME and _PASSWORD (HOST upper-cased, every other"
+    " character an underscore: 127.0.0.1:5000 is MIRRORS_REGISTRY_AUTH_127_0_0_1_5000). TLS is"
+    " always verified: --ca-file for a private CA, --insecure only for a plain-HTTP registry."
+    "\n\n"
+    "Exit codes: 0 copied or already up to date, 1 the copy failed (nothing is tagged), 2 bad"
+    " input."
+)
 
 
 def copy_command(
@@ -210,12 +238,6 @@ def copy_command(
         int, typer.Option("--concurrency", min=1, max=32, help="Parallel blob transfers")
     ] = DEFAULT_CONCURRENCY,
 ) -> None:
-    """Copy an image (every platform, attestation and signature) by digest; the tag moves last.
-
-    With several DSTs the copies run in one session: each blob is read from SRC once (a verified
-    local spool serves the other mirrors), and mounted between repositories of one registry.
-    --json prints one object for one DST, a list for several.
-    """
     from artifact_mirrors.oci import (
         Copier,
         CopyJob,
@@ -224,7 +246,10 @@ def copy_command(
         Registries,
         RegistryError,
         Spool,
+        TLSVerifyError,
+        UnreachableError,
         resolve,
+        why_missing,
     )
 
     src_ref = _parse("SRC", src)
@@ -240,7 +265,7 @@ def copy_command(
     plain = _insecure_hosts(list(insecure or []))
     cas = _ca_files(list(ca_file or []), hosts)
     console = Console(stderr=True)
-    out = Console()
+    out = stdout_console()
     jobs = [
         CopyJob(src_ref, r.with_tag(None), r.tag or src_ref.tag, floating, not no_signatures)
         for r in dst_refs
@@ -250,9 +275,14 @@ def copy_command(
         with Registries(insecure=plain, ca_files=cas) as regs:
             pinned = src_ref
             if src_ref.digest is None:
-                digest = resolve(src_ref, registries=regs)
-                if digest is None:
-                    _failed(f"{src_ref}: tag not found")
+                try:
+                    digest = resolve(src_ref, registries=regs)
+                    if digest is None:
+                        problem, hint = why_missing(src_ref, registries=regs)
+                        _failed(f"copy failed: source {src_ref}: {problem}. Hint: {hint}")
+                except (RegistryError, UnreachableError, TLSVerifyError) as exc:
+                    exc.role = exc.role or "source"
+                    raise
                 pinned = src_ref.with_digest(digest)
             jobs = [CopyJob(pinned, j.dst_repo, j.tag, j.floating, j.signatures) for j in jobs]
             bars = _Bars(console) if console.is_terminal else None
@@ -278,7 +308,7 @@ def copy_command(
 
 def register(app: typer.Typer) -> None:
     """Add the ``copy`` command to the ``mirrors`` CLI."""
-    app.command("copy")(copy_command)
+    app.command("copy", help=COPY_HELP, cls=Command)(copy_command)
 
 
 def _main() -> None:  # pragma: no cover - `python -m artifact_mirrors.cli.copy copy SRC DST`

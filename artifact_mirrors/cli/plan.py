@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from artifact_mirrors.cli.common import (
+    Command,
     Format,
     ProjectDirOpt,
     display,
@@ -192,4 +193,4 @@ def _check(spec_file: Path, problems: list[Any]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("plan")(plan)
+    app.command("plan", cls=Command)(plan)

@@ -14,6 +14,8 @@ import typer
 from rich.table import Table
 
 from artifact_mirrors.cli.common import (
+    Command,
+    Group,
     ProjectDirOpt,
     command,
     display,
@@ -34,6 +36,7 @@ release_app = typer.Typer(
     name="release",
     help="Pin releases: resolve them in the first-party sources into mirrors/releases/.",
     no_args_is_help=True,
+    cls=Group,
 )
 
 
@@ -52,7 +55,7 @@ RELEASE_ADD_HELP = (
 )
 
 
-@release_app.command("add", help=RELEASE_ADD_HELP)
+@release_app.command("add", help=RELEASE_ADD_HELP, cls=Command)
 def release_add_command(
     version: Annotated[str, typer.Argument(help="Release to pin, e.g. 17.0.1 (no leading v).")],
     channel: Annotated[str, typer.Option(help="Release channel written to the manifest.")] = (

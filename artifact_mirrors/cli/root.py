@@ -7,9 +7,12 @@ One module per command in this package; what they share (options, output, error 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from artifact_mirrors.cli import copy, plan, release, validate, verify
+from artifact_mirrors.cli.common import HELP_OPTIONS, Group, version_callback
 
 app = typer.Typer(
     name="mirrors",
@@ -21,7 +24,22 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Group,
+    context_settings=HELP_OPTIONS,
 )
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Release-artifact mirroring as code."""
+
 
 for _module in (validate, plan, release, verify, copy):
     _module.register(app)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from artifact_mirrors.cli.common import (
+    Command,
     ProjectDirOpt,
     display,
     load_or_fail,
@@ -41,4 +42,4 @@ def validate(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("validate")(validate)
+    app.command("validate", cls=Command)(validate)

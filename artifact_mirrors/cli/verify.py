@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from artifact_mirrors.cli.common import (
+    Command,
     Format,
     ProjectDirOpt,
     command,
@@ -180,4 +181,4 @@ def verify_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("verify", help=VERIFY_HELP)(verify_command)
+    app.command("verify", help=VERIFY_HELP, cls=Command)(verify_command)

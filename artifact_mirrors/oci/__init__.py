@@ -43,6 +43,7 @@ from artifact_mirrors.oci.ops import (
     delete_tag,
     describe,
     resolve,
+    why_missing,
 )
 from artifact_mirrors.oci.reference import Reference, parse_reference
 from artifact_mirrors.oci.spool import Spool
@@ -80,4 +81,5 @@ __all__ = [
     "parse_reference",
     "referrers_tag",
     "resolve",
+    "why_missing",
 ]

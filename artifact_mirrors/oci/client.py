@@ -117,6 +117,32 @@ def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH
+# (https://docs.openssl.org/master/man3/X509_STORE_CTX_get_error/): the chain is trusted but
+# names another host, so no CA bundle helps.
+_NAME_MISMATCH = (62, 64)
+
+
+def _verify_error(host: str, cause: ssl.SSLCertVerificationError) -> TLSVerifyError:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if getattr(cause, "verify_code", None) in _NAME_MISMATCH or "mismatch, certificate" in str(
+        cause
+    ):
+        return TLSVerifyError(
+            host,
+            f"TLS verification failed: the certificate is not valid for the name {name}",
+            f"reach the registry by a name its certificate lists, or reissue the certificate "
+            f"with {name} in its subject alternative names; TLS is never disabled",
+        )
+    reason = getattr(cause, "verify_message", "") or "certificate verify failed"
+    return TLSVerifyError(
+        host,
+        f"TLS verification failed: {reason}",
+        "pass the registry's CA certificate (mirrors copy --ca-file HOST=PATH, or tls.ca_file "
+        "in the spec); TLS is never disabled",
+    )
+
+
 @functools.cache
 def _unreachable_reason(exc: BaseException) -> str | None:
     """ "connection refused" / "unknown host" when that is what ended a connect, else None."""
@@ -326,15 +352,13 @@ class RegistryClient:
             return UnreachableError(self.host, unreachable)
         cause = _ssl_cause(exc)
         if isinstance(cause, ssl.SSLCertVerificationError):
-            reason = getattr(cause, "verify_message", "") or "certificate verify failed"
-            return TLSVerifyError(
-                f"TLS verification failed for {self.host}: {reason}. Hint: pass the registry's "
-                "CA certificate with --ca-file HOST=PATH (ca_files=...); TLS is never disabled"
-            )
+            return _verify_error(self.host, cause)
         if cause is not None:
             return TLSVerifyError(
-                f"TLS handshake with {self.host} failed: {cause.reason or cause}. Hint: if the "
-                "registry serves plain HTTP, mark it insecure (--insecure HOST:PORT)"
+                self.host,
+                f"TLS handshake failed: {cause.reason or cause}",
+                "if the registry serves plain HTTP, mark it insecure (mirrors copy --insecure "
+                "HOST:PORT, or insecure: true for an oci registry in the spec)",
             )
         return TemporaryRegistryError(
             registry=self.host,

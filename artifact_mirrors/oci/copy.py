@@ -37,6 +37,7 @@ from artifact_mirrors.oci.errors import (
     RegistryError,
     TagConflictError,
     TemporaryRegistryError,
+    TLSVerifyError,
     UnreachableError,
 )
 from artifact_mirrors.oci.media import (
@@ -88,13 +89,26 @@ class CopyResult:
     blobs_mounted: int = 0
     blobs_skipped: int = 0
     bytes_moved: int = 0
-    manifests_pushed: int = 0
+    manifests_pushed: int = 0  # manifests pushed by digest (the tag write is ``tag_written``)
+    tag_written: bool = False
     up_to_date: bool = False
     previous_digest: str | None = None
     ratelimit_remaining: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _role(host: str, repository: str | None, src: Reference, dst: Reference) -> str:
+    """ "source" or "destination": which side of a copy a failing registry call was on ("" when
+    the two sides are the same registry and the call does not say which repository)."""
+    sides = {"source": src, "destination": dst}
+    hits = [
+        role
+        for role, ref in sides.items()
+        if ref.registry == host and repository in (None, ref.repository)
+    ]
+    return hits[0] if len(hits) == 1 else ""
 
 
 @dataclass
@@ -371,10 +385,12 @@ class Copier:
             )
         except RegistryError as exc:
             exc.op = "copy"
-            raise
-        except UnreachableError as exc:
             if not exc.role:
-                exc.role = "source" if exc.host == src_ref.registry else "destination"
+                exc.role = _role(exc.registry, exc.repository, src_ref, dst_ref)
+            raise
+        except (UnreachableError, TLSVerifyError) as exc:
+            if not exc.role:
+                exc.role = _role(exc.host, None, src_ref, dst_ref)
             raise
 
     def copy_images(self, jobs: Sequence[CopyJob]) -> list[CopyResult]:
@@ -411,6 +427,7 @@ class Copier:
     ) -> CopyResult:
         src_repo, dst_repo = src_ref.repository, dst_ref.repository
         previous: str | None = None
+        tag_written = False
         if tag is not None:
             current = dst_c.head_manifest(dst_repo, tag)
             previous = current.digest if current else None
@@ -458,7 +475,8 @@ class Copier:
             if current is not None and current.digest not in (digest, previous) and not floating:
                 raise TagConflictError(f"{dst_ref.name}:{tag}", current.digest, digest)
             dst_c.put_manifest(dst_repo, tag, top)
-            stats.add("manifest")
+            # The tag write re-sends the manifest pushed by digest above: not another manifest.
+            tag_written = True
 
         return CopyResult(
             source=str(src_ref),
@@ -472,6 +490,7 @@ class Copier:
             blobs_skipped=stats.skipped,
             bytes_moved=stats.bytes,
             manifests_pushed=stats.manifests,
+            tag_written=tag_written,
             up_to_date=previous == digest and stats.manifests == 0 and stats.copied == 0,
             previous_digest=previous if previous != digest else None,
             ratelimit_remaining=src_c.ratelimit_remaining

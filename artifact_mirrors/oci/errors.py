@@ -24,8 +24,9 @@ class InvalidReference(MirrorError, ValueError):
 class RegistryError(MirrorError):
     """A registry answered with an error (or could not be reached) for one registry operation.
 
-    ``op`` is the high-level operation ("copy", "resolve", ...); the copier sets it so the message
-    reads ``copy failed: 127.0.0.1:5001/team/app@sha256:...: HTTP 403 DENIED: ...``.
+    ``op`` is the high-level operation ("copy", "resolve", ...) and ``role`` the side the registry
+    is on ("source" or "destination"); the copier sets both so the message reads
+    ``copy failed: destination 127.0.0.1:5001/team/app@sha256:...: HTTP 403 DENIED: ...``.
     """
 
     def __init__(
@@ -38,6 +39,7 @@ class RegistryError(MirrorError):
         code: str = "",
         detail: str = "",
         op: str = "request",
+        role: str = "",
     ) -> None:
         self.registry = registry
         self.repository = repository
@@ -47,6 +49,7 @@ class RegistryError(MirrorError):
         self.code = code
         self.detail = detail
         self.op = op
+        self.role = role
         super().__init__()
 
     @property
@@ -64,7 +67,8 @@ class RegistryError(MirrorError):
                     what += f": {self.detail}"
             elif self.detail:
                 what += f" {self.detail}"
-        return f"{self.op} failed: {self.location}: {what}"
+        who = f"{self.role} {self.location}" if self.role else self.location
+        return f"{self.op} failed: {who}: {what}"
 
 
 class TemporaryRegistryError(RegistryError):
@@ -95,7 +99,20 @@ class UnreachableError(MirrorError):
 
 
 class TLSVerifyError(MirrorError):
-    """The registry's certificate could not be verified (never retried)."""
+    """The registry's certificate could not be verified, or the TLS handshake failed (never
+    retried). ``role`` ("source"/"destination") is set by the copier, like UnreachableError's."""
+
+    def __init__(self, host: str, problem: str, hint: str, role: str = "") -> None:
+        self.host = host
+        self.problem = problem  # "TLS verification failed: ..." / "TLS handshake failed: ..."
+        self.hint = hint
+        self.role = role
+        super().__init__()
+
+    def __str__(self) -> str:
+        who = f"{self.role} registry {self.host}" if self.role else f"registry {self.host}"
+        what, _, reason = self.problem.partition(": ")
+        return f"{what} for {who}: {reason}. Hint: {self.hint}"
 
 
 class DigestMismatchError(MirrorError):

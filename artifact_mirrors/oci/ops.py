@@ -54,6 +54,24 @@ def resolve(ref: str | Reference, *, registries: Registries | None = None) -> st
     return desc.digest if desc else None
 
 
+def why_missing(ref: str | Reference, *, registries: Registries) -> tuple[str, str]:
+    """(problem, hint) for a tag that :func:`resolve` found absent: a HEAD 404 has no body, so
+    ask for the repository's tags to tell a missing repository from a missing tag."""
+    import difflib
+
+    r = _ref(ref)
+    try:
+        tags = registries.client(r.registry).list_tags(r.repository)
+    except RegistryError as exc:
+        if exc.status == 404:  # distribution answers NAME_UNKNOWN for an unknown repository
+            return "repository not found", f"check the repository name {r.name}"
+        return "tag not found", "check the tag"
+    close = difflib.get_close_matches(r.tag or "", tags, n=3)
+    if close:
+        return "tag not found", f"did you mean {' or '.join(close)}?"
+    return "tag not found", f"check the tag; {r.name} has {len(tags)} tags"
+
+
 @dataclass(frozen=True)
 class Description:
     digest: str

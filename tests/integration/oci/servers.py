@@ -89,7 +89,10 @@ def start_registry(
     tls: CertAuthority | None = None,
     htpasswd: Path | None = None,
     access_log: bool = False,
+    ready_verify: bool = True,
 ) -> RegistryServer:
+    """``ready_verify=False``: the certificate names another host on purpose; the readiness probe
+    still checks its chain, not its name."""
     binary = require_binary("docker-registry", "docker-registry")
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -118,9 +121,10 @@ def start_registry(
     proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     scheme = "https" if tls else "http"
     server = RegistryServer(f"127.0.0.1:{port}", scheme, proc, root)
-    verify: ssl.SSLContext | bool = (
-        ssl.create_default_context(cafile=str(tls.ca_cert)) if tls else True
-    )
+    verify: ssl.SSLContext | bool = True
+    if tls:
+        verify = ssl.create_default_context(cafile=str(tls.ca_cert))
+        verify.check_hostname = ready_verify
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:

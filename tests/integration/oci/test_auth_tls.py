@@ -165,7 +165,7 @@ def test_missing_credentials_message(
         copy_to_auth(source, src_registry, auth_registry, regs, repo_name)
     key = "MIRRORS_REGISTRY_AUTH_" + auth_registry.host.replace(".", "_").replace(":", "_")
     assert str(err.value) == (
-        f"copy failed: {auth_registry.host}/{repo_name}:1.0: HTTP 401 UNAUTHORIZED: "
+        f"copy failed: destination {auth_registry.host}/{repo_name}:1.0: HTTP 401 UNAUTHORIZED: "
         f"authentication required (no credentials for {auth_registry.host}: docker login "
         f"{auth_registry.host}, or set {key}_USERNAME/_PASSWORD)"
     )
@@ -186,7 +186,7 @@ def test_wrong_password_fails_without_leaking_it(
     with pytest.raises(RegistryError) as err:
         copy_to_auth(source, src_registry, auth_registry, regs, repo_name)
     assert str(err.value) == (
-        f"copy failed: {auth_registry.host}/{repo_name}:1.0: HTTP 401 UNAUTHORIZED: "
+        f"copy failed: destination {auth_registry.host}/{repo_name}:1.0: HTTP 401 UNAUTHORIZED: "
         "authentication required"
     )
     assert sleeps == []  # 401 is not temporary: no retries
@@ -215,9 +215,9 @@ def test_tls_verification_fails_without_the_ca_and_works_with_it(
     with pytest.raises(TLSVerifyError) as err:
         copy_to_auth(source, src_registry, auth_registry, regs, repo_name)
     assert str(err.value) == (
-        f"TLS verification failed for {auth_registry.host}: unable to get local issuer "
-        "certificate. Hint: pass the registry's CA certificate with --ca-file HOST=PATH "
-        "(ca_files=...); TLS is never disabled"
+        f"TLS verification failed for destination registry {auth_registry.host}: unable to get "
+        "local issuer certificate. Hint: pass the registry's CA certificate (mirrors copy "
+        "--ca-file HOST=PATH, or tls.ca_file in the spec); TLS is never disabled"
     )
     assert sleeps == []
     regs = make_registries(credentials=store, ca_files={auth_registry.host: test_ca.ca_cert})

@@ -153,7 +153,7 @@ def test_exhausted_retries_name_the_failure(
     with pytest.raises(RegistryError) as err:
         copy_through(source, src_registry.host, proxy, via_proxy, repo_name)
     assert str(err.value) == (
-        f"copy failed: {proxy.host}/{repo_name}@{child}: HTTP 500 Internal Server Error"
+        f"copy failed: destination {proxy.host}/{repo_name}@{child}: HTTP 500 Internal Server Error"
     )
     assert len(sleeps) == 3  # attempts=4 in the fixture
     # Tag last: neither the tag nor the index exists on an incomplete image...
@@ -197,7 +197,7 @@ def test_403_fails_fast_with_the_registry_error(
     with pytest.raises(RegistryError) as err:
         copy_through(source, src_registry.host, proxy, via_proxy, repo_name)
     assert str(err.value) == (
-        f"copy failed: {proxy.host}/{repo_name}@{source.index}: HTTP 403 DENIED: "
+        f"copy failed: destination {proxy.host}/{repo_name}@{source.index}: HTTP 403 DENIED: "
         "requested access to the resource is denied"
     )
     assert sleeps == []
@@ -226,7 +226,7 @@ def test_404_source_blob_fails_fast(
             registries=via_proxy,
         )
     assert str(err.value) == (
-        f"copy failed: {src_proxy.host}/src/app@{layer['digest']}: HTTP 404 BLOB_UNKNOWN: "
+        f"copy failed: source {src_proxy.host}/src/app@{layer['digest']}: HTTP 404 BLOB_UNKNOWN: "
         "blob unknown to registry"
     )
     assert sleeps == []
@@ -313,7 +313,7 @@ def test_bearer_token_flow_with_mount_scopes(
     # The first push (one of the artifact's two blobs, uploaded concurrently) is refused.
     blobs = json.loads(src_pusher.raw_manifest("src/app", source.artifact)[0])
     assert str(err.value) in {
-        f"copy failed: {src_proxy.host}/{repo_name}-anon@{d['digest']}: HTTP 401 "
+        f"copy failed: destination {src_proxy.host}/{repo_name}-anon@{d['digest']}: HTTP 401 "
         "UNAUTHORIZED: token needed (no credentials for "
         f"{src_proxy.host}: docker login {src_proxy.host}, or set "
         f"MIRRORS_REGISTRY_AUTH_{src_proxy.host.replace('.', '_').replace(':', '_')}"
@@ -439,7 +439,7 @@ def test_manifest_over_4_mib_is_refused_before_it_is_read(
             registries=via_proxy,
         )
     assert str(err.value) == (
-        f"copy failed: {src_proxy.host}/src/app@{source.index}: manifest is "
+        f"copy failed: source {src_proxy.host}/src/app@{source.index}: manifest is "
         f"{len(huge):,} bytes, more than registries accept (4,194,304 bytes, distribution's "
         "limit); refusing to read or push it"
     )
