@@ -59,9 +59,15 @@ class SpecError:
         return text
 
 
+def _order(e: SpecError) -> tuple[object, ...]:
+    # Indexes compare as numbers: images[2] before images[10].
+    path = tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in e.path)
+    return (str(e.file), e.line or 0, path)
+
+
 class SpecErrors(Exception):
     """Every problem found in the spec and the release manifests, in file and line order."""
 
     def __init__(self, errors: Iterable[SpecError]) -> None:
-        self.errors = sorted(errors, key=lambda e: (str(e.file), e.line or 0, format_path(e.path)))
+        self.errors = sorted(errors, key=_order)
         super().__init__("\n".join(str(e) for e in self.errors))

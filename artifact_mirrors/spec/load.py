@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
@@ -29,12 +30,13 @@ from artifact_mirrors.labels import (
     image_description,
 )
 from artifact_mirrors.spec import model, schema
-from artifact_mirrors.spec.errors import PathPart, SpecError, SpecErrors
+from artifact_mirrors.spec.errors import PathPart, SpecError, SpecErrors, show_value
 from artifact_mirrors.spec.yamlio import Document, load_document, plain
 
 M = TypeVar("M", bound=BaseModel)
 
 SPEC_HINT = "see 'Spec reference' in README.md"
+VERSION_HINT = "write MAJOR.MINOR.PATCH without a leading v, e.g. 17.0.1"
 PUBLIC_DEPRECATION_LIMIT = timedelta(days=730)
 
 
@@ -153,6 +155,10 @@ def _validate(doc: Document, cls: type[M], data: Any, out: _Collector) -> M | No
             elif kind == "value_error":
                 problem = str(err["msg"]).removeprefix("Value error, ")
                 out.add(doc, loc, problem, value, hint=_HINTS.get(problem, SPEC_HINT))
+            elif cls is schema.ReleaseIn and loc == ["version"] and kind == "string_type":
+                # `version: 18.6` is the number 18.6 to YAML; quoting it would not make it a
+                # release version either.
+                out.add(doc, loc, "not a semantic version", value, hint=VERSION_HINT)
             else:
                 problem = str(err["msg"]).replace("Input should be", "must be")
                 if "[key]" in err["loc"]:
@@ -175,23 +181,45 @@ def _type_hint(kind: str, value: object) -> str:
 # ---- destinations.yaml ---------------------------------------------------------------------------
 
 
-def _merge_image_defaults(root: CommentedMap) -> None:
+def _merge_image_defaults(root: CommentedMap) -> set[tuple[int, str]]:
     """regsync-style defaults: keys under ``defaults.image`` fill the keys an image leaves out.
 
-    The merged value keeps the line of the defaults block, so errors in it point there.
+    The merged value keeps the line of the defaults block, so errors in it point there; the
+    (image index, key) pairs merged are returned so that such an error is reported once, at
+    ``defaults.image``, not once per image. Keys that are no defaults key (a typo) are not
+    merged: the defaults schema reports them once.
     """
+    merged: set[tuple[int, str]] = set()
     defaults = root.get("defaults")
     image_defaults = defaults.get("image") if isinstance(defaults, CommentedMap) else None
     images = root.get("images")
     if not isinstance(image_defaults, CommentedMap) or not isinstance(images, CommentedSeq):
-        return
-    for entry in images:
+        return merged
+    allowed = set(schema.ImageDefaults.model_fields)
+    for i, entry in enumerate(images):
         if not isinstance(entry, CommentedMap):
             continue
         for key, value in image_defaults.items():
-            if key not in entry and value is not None:
+            if key in allowed and key not in entry and value is not None:
                 entry[key] = value
                 entry.lc.data[key] = image_defaults.lc.data.get(key)
+                merged.add((i, key))
+    return merged
+
+
+def _fold_defaults(errors: list[SpecError], merged: set[tuple[int, str]]) -> list[SpecError]:
+    """An error inside a value merged from ``defaults.image`` -> one error at the defaults key."""
+    out: list[SpecError] = []
+    seen: set[tuple[object, ...]] = set()
+    for e in errors:
+        p = e.path
+        if len(p) >= 3 and p[0] == "images" and isinstance(p[1], int) and (p[1], p[2]) in merged:
+            e = replace(e, path=("defaults", "image", *p[2:]))
+        key = (e.file, e.line, e.path, e.problem, show_value(e.got))
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
 
 
 def _region_problem(region: str, partition: aws_regions.Partition) -> tuple[str, str] | None:
@@ -577,7 +605,7 @@ def _release_checks(
             ("version",),
             "not a semantic version",
             r.version,
-            hint="write MAJOR.MINOR.PATCH without a leading v, e.g. 17.0.1",
+            hint=VERSION_HINT,
         )
         return None
     if doc.file.stem != r.version:
@@ -686,11 +714,13 @@ def load_spec(spec_file: Path, out: _Collector | None = None) -> model.Spec | No
     doc = _catching(col, lambda: load_document(spec_file, what="mirror spec"))
     spec: model.Spec | None = None
     if doc is not None:
-        _merge_image_defaults(doc.root)
+        start = len(col.errors)
+        merged = _merge_image_defaults(doc.root)
         parsed = _validate(doc, schema.DestinationsIn, plain(doc.root), col)
         if parsed is not None:
             spec = _spec_checks(doc, parsed, col)
             col.extend(_template_errors(spec, doc))
+        col.errors[start:] = _fold_defaults(col.errors[start:], merged)
     if own and col.errors:
         raise SpecErrors(col.errors)
     return spec
@@ -738,7 +768,12 @@ def load_project(spec_file: Path, releases_dir: Path) -> model.Project:
     spec = load_spec(spec_file, col)
     releases: list[model.Release] = []
     versions: dict[str, Path] = {}
-    files = sorted(releases_dir.glob("*.yaml")) + sorted(releases_dir.glob("*.yml"))
+    # Files named after a version first: when a stray copy ("18.6.6 copy.yaml") declares the
+    # same version, the copy is the one blamed.
+    files = sorted(
+        [*releases_dir.glob("*.yaml"), *releases_dir.glob("*.yml")],
+        key=lambda f: (not semver.Version.is_valid(f.stem), f.suffix != ".yaml", f.name),
+    )
     if not releases_dir.is_dir():
         col.errors.append(
             SpecError(
@@ -761,12 +796,18 @@ def load_project(spec_file: Path, releases_dir: Path) -> model.Project:
         if release is None:
             continue
         if release.name in versions:
+            # One line for the copy: the duplicate says more than its file-name mismatch.
+            col.errors = [
+                e
+                for e in col.errors
+                if not (e.file == file and e.problem.startswith("does not match the file name"))
+            ]
             col.add(
                 doc,
                 ("version",),
                 f"release already defined in {versions[release.name]}",
                 release.name,
-                hint="keep one manifest per release",
+                hint="keep one manifest per release: delete this copy",
             )
             continue
         versions[release.name] = file

@@ -7,6 +7,7 @@ into ``file:line``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +15,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 
-from artifact_mirrors.spec.errors import PathPart, SpecError
+from artifact_mirrors.spec.errors import PathPart, SpecError, SpecErrors
 
 
 @dataclass
@@ -76,7 +78,7 @@ def plain(node: Any) -> Any:
 def load_document(file: Path, *, what: str) -> Document:
     """Read one YAML file; any I/O or syntax problem becomes a located SpecError."""
     try:
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()
     except FileNotFoundError as exc:
         raise _single(
             file,
@@ -85,25 +87,32 @@ def load_document(file: Path, *, what: str) -> Document:
             exc.filename,
             hint="check the path (relative to the project directory)",
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        hint = (
-            "save the file as UTF-8"
-            if isinstance(exc, UnicodeDecodeError)
-            else ("check the path and its permissions")
-        )
+    except OSError as exc:
         raise _single(
-            file, None, f"cannot read {what}: {_reason(exc)}", str(file), hint=hint
+            file,
+            None,
+            f"cannot read {what}: {_reason(exc)}",
+            str(file),
+            hint="check the path and its permissions",
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Say where: a stray latin-1 byte (an editor's "café") is one character in one line.
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _single(
+            file,
+            line,
+            f"cannot read {what}: not UTF-8 text",
+            f"byte 0x{data[exc.start]:02x} in column {column}",
+            hint="save the file as UTF-8",
         ) from None
     yaml = YAML(typ="rt")
     try:
         root = yaml.load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = f"not valid YAML: {exc.problem or exc.context}"
-        raise _single(
-            file, line, problem, None, has_value=False, hint="check indentation and quoting"
-        ) from None
+        raise SpecErrors([yaml_error(file, text, exc)]) from None
     if root is None:
         raise _single(
             file,
@@ -124,6 +133,100 @@ def load_document(file: Path, *, what: str) -> Document:
     return Document(file, root)
 
 
+def yaml_error(file: Path, text: str, exc: MarkedYAMLError) -> SpecError:
+    """One located line for a YAML syntax error, in words instead of the parser's
+    (``expected <block end>, but found '<block mapping start>'``)."""
+    mark = exc.problem_mark
+    line = mark.line + 1 if mark is not None else None
+    lines = text.splitlines()
+    # The offending line as written, without its comment.
+    source = lines[line - 1].split(" #")[0].strip() if line and line <= len(lines) else ""
+    raw = str(exc.problem or exc.context or "")
+    if isinstance(exc, DuplicateKeyError):
+        match = re.match(r'found duplicate key "(.*?)"(?: with value|$)', raw, re.S)
+        key = match.group(1) if match else source.split(":", 1)[0]
+        first = _first_occurrence(lines, exc, key)
+        where = f" on line {first}" if first else " above"
+        return SpecError(
+            file,
+            line,
+            (),
+            "duplicate key",
+            key,
+            hint=f"'{key}' is already set{where} in the same mapping; keep one of the two",
+        )
+    for pattern, problem, hint in _YAML_PROBLEMS:
+        if re.search(pattern, raw):
+            return SpecError(
+                file, line, (), f"not valid YAML: {problem}", source, bool(source), hint
+            )
+    return SpecError(
+        file,
+        line,
+        (),
+        f"not valid YAML: {' '.join(raw.split())}",
+        source,
+        bool(source),
+        "check indentation (spaces, the same for every key of a mapping) and quoting",
+    )
+
+
+# ruamel.yaml's problem texts (ruamel/yaml/parser.py, scanner.py) -> what they mean in a
+# hand-edited spec.
+_YAML_PROBLEMS: tuple[tuple[str, str, str], ...] = (
+    (
+        r"expected <block end>, but found '<block (mapping|sequence) start>'",
+        "this line's indentation does not line up with the keys before it",
+        "give every key of one mapping the same indentation (this line or the one above it "
+        "is off), and end a key that holds a mapping with ':'",
+    ),
+    (
+        r"expected <block end>, but found",
+        "this line is indented differently from the keys before it",
+        "indent every key of a mapping by the same number of spaces",
+    ),
+    (
+        r"but found '<stream end>'",
+        "the file ends before a value is complete",
+        "close every [ and { (or quote a value that starts with one)",
+    ),
+    (
+        r"mapping values are not allowed here",
+        "a 'key: value' where a plain value was expected",
+        "indent the key like its siblings, or quote a value that contains ': '",
+    ),
+    (
+        r"found character '\\t' that cannot start any token|found a tab character",
+        "a tab character",
+        "YAML indents with spaces only; replace the tabs",
+    ),
+    (
+        r"could not find expected ':'",
+        "a line without 'key:'",
+        "end the key with ':', or quote the value of the line above if it goes on",
+    ),
+    (
+        r"found undefined alias|found unhashable key|while scanning a quoted scalar",
+        "an unclosed quote or a stray '*' / '&'",
+        "close the quote, or quote a value that starts with * or &",
+    ),
+)
+
+
+def _first_occurrence(lines: list[str], exc: MarkedYAMLError, key: str) -> int | None:
+    """Line of the first ``key:`` in the mapping that holds the duplicate (same column)."""
+    mark, start = exc.problem_mark, exc.context_mark
+    if mark is None:
+        return None
+    begin = start.line if start is not None else 0
+    indent = " " * mark.column
+    key_re = re.compile(rf"^{indent}(?:- )?['\"]?{re.escape(key)}['\"]?\s*:")
+    for n in range(begin, mark.line):
+        if key_re.match(lines[n]) and not lines[n][mark.column : mark.column + 1].isspace():
+            return n + 1
+    return None
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text"
@@ -141,6 +244,4 @@ def _single(
     has_value: bool = True,
     hint: str = "",
 ) -> Exception:
-    from artifact_mirrors.spec.errors import SpecErrors
-
     return SpecErrors([SpecError(file, line, (), problem, got=got, has_value=has_value, hint=hint)])

@@ -180,14 +180,14 @@ def test_bad_input_is_one_located_line(
         ),
         pytest.param(
             b"version: [\n",
-            "mirrors/releases/18.1.2.yaml:2: not valid YAML: expected the node content, but found "
-            "'<stream end>'. Hint: check indentation and quoting",
+            "mirrors/releases/18.1.2.yaml:2: not valid YAML: the file ends before a value is "
+            "complete. Hint: close every [ and { (or quote a value that starts with one)",
             id="syntax",
         ),
         pytest.param(
             b"version: 18.1.2\n\xff\xfe\n",
-            "mirrors/releases/18.1.2.yaml: cannot read release manifest: not UTF-8 text "
-            "(got mirrors/releases/18.1.2.yaml). Hint: save the file as UTF-8",
+            "mirrors/releases/18.1.2.yaml:2: cannot read release manifest: not UTF-8 text "
+            "(got byte 0xff in column 1). Hint: save the file as UTF-8",
             id="unreadable",
         ),
     ],
