@@ -142,3 +142,31 @@ def test_promotion_previews_then_ups_with_oidc_one_job_per_stack() -> None:
     # Registry credentials come from secrets into the environment variables the spec names.
     assert up["env"]["DOCKERHUB_TOKEN"] == "${{ secrets.DOCKERHUB_TOKEN }}"
     assert up["env"]["MIRRORS_REGISTRY_AUTH"] == "${{ secrets.MIRRORS_REGISTRY_AUTH }}"
+
+
+@pytest.mark.parametrize(
+    ("stack_file", "output"),
+    [
+        (None, "present=false\n"),
+        ("config:\n  artifact-mirrors:spec: x\n", "present=true\ngovcloud=true\n"),
+        ("config:\n  artifact-mirrors:scope: commercial\n", "present=true\ngovcloud=false\n"),
+        ("config:\n  artifact-mirrors:scope: govcloud\n", "present=true\ngovcloud=true\n"),
+    ],
+)
+def test_stack_step_decides_which_roles_a_stack_needs(
+    tmp_path: Path, stack_file: str | None, output: str
+) -> None:
+    """The step that runs first in each stack's job, run as the runner would."""
+    up = load(ROOT / ".github/workflows/pulumi-stack.yml")["jobs"]["up"]
+    step = next(s for s in up["steps"] if s.get("id") == "stack")
+    (tmp_path / "stacks").mkdir()
+    if stack_file is not None:
+        (tmp_path / "stacks/Pulumi.prod.yaml").write_text(stack_file)
+    out = tmp_path / "github_output"
+    out.touch()
+    env = {"STACK": "prod", "GITHUB_OUTPUT": str(out), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == output
