@@ -22,7 +22,8 @@ from artifact_mirrors.cli.common import Command, stdout_console
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from artifact_mirrors.oci import CopyResult, ProgressEvent, Reference
+    from artifact_mirrors.oci import CopyResult, ProgressEvent, Reference, Registries
+    from artifact_mirrors.oci.signatures import VerifyKey
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -237,6 +238,17 @@ def copy_command(
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, max=32, help="Parallel blob transfers")
     ] = DEFAULT_CONCURRENCY,
+    verify_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--verify-key",
+            metavar="PEM",
+            help="Copy only if SRC's cosign .sig tag holds a signature of its digest that this"
+            " public key verifies (repeatable: any key will do); checked before any byte is"
+            " written",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     from artifact_mirrors.oci import (
         Copier,
@@ -262,6 +274,7 @@ def copy_command(
         if ref.digest is not None:
             _bad_input("DST", "destination cannot be a digest", d, "write DST as REPO or REPO:TAG")
     hosts = (src_ref.registry, *(r.registry for r in dst_refs))
+    keys = _verify_keys(list(verify_key or []))
     plain = _insecure_hosts(list(insecure or []))
     cas = _ca_files(list(ca_file or []), hosts)
     console = Console(stderr=True)
@@ -285,6 +298,8 @@ def copy_command(
                     raise
                 pinned = src_ref.with_digest(digest)
             jobs = [CopyJob(pinned, j.dst_repo, j.tag, j.floating, j.signatures) for j in jobs]
+            if keys:
+                _check_signature(regs, pinned, keys)
             bars = _Bars(console) if console.is_terminal else None
             spool = Spool() if len(jobs) > 1 else None
             with (
@@ -304,6 +319,44 @@ def copy_command(
     else:
         for result in results:
             out.print(_summary(result))
+
+
+def _verify_keys(paths: list[Path]) -> list[VerifyKey]:
+    from artifact_mirrors.oci.signatures import KeyFileError, load_key
+
+    keys = []
+    for path in paths:
+        try:
+            keys.append(load_key(path))
+        except KeyFileError as exc:
+            _bad_input(
+                "--verify-key",
+                exc.problem,
+                str(path),
+                "pass the vendor's public key as PEM (cosign.pub)",
+            )
+    return keys
+
+
+def _check_signature(regs: Registries, pinned: Reference, keys: list[VerifyKey]) -> None:
+    """Before the first byte is written: the source digest must be validly signed."""
+    from artifact_mirrors.oci import RegistryError
+    from artifact_mirrors.oci.signatures import SignatureError, verify_signature
+
+    assert pinned.digest is not None
+    client = regs.client(pinned.registry)
+    try:
+        verdict = verify_signature(client, pinned.repository, pinned.digest, keys)
+    except RegistryError as exc:
+        exc.role = exc.role or "source"
+        raise
+    if not verdict.ok:
+        names = " --key ".join(k.name for k in keys)
+        _failed(
+            f"copy failed: source {SignatureError(pinned.name, verdict)}. Hint: nothing was "
+            f"copied; `cosign verify --key {names} {pinned.name}@{pinned.digest}` shows what the "
+            "vendor signed"
+        )
 
 
 def register(app: typer.Typer) -> None:

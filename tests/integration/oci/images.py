@@ -3,10 +3,12 @@ lists, buildx-style attestations, cosign-style signatures, artifacts, referrers.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,23 +128,42 @@ def push_image(
     return desc
 
 
-def push_signature(p: Pusher, repo: str, subject_digest: str) -> dict[str, Any]:
-    """A cosign-style signature manifest under the ``sha256-<hex>.sig`` tag."""
+def push_signature(
+    p: Pusher,
+    repo: str,
+    subject_digest: str,
+    *,
+    sign: Callable[[bytes], bytes] | None = None,
+    signed_digest: str | None = None,
+    tamper: bool = False,
+) -> dict[str, Any]:
+    """A cosign-style signature manifest under the ``sha256-<hex>.sig`` tag.
+
+    ``sign`` signs the payload (cosign's SIGNATURE_SPEC: the signature over the payload bytes,
+    base64 in the layer annotation); without it the annotation is random bytes. The payload
+    names ``signed_digest`` (default: the subject); ``tamper`` changes the payload after it
+    was signed.
+    """
     payload = dumps(
         {
             "critical": {
                 "identity": {"docker-reference": repo},
-                "image": {"docker-manifest-digest": subject_digest},
+                "image": {"docker-manifest-digest": signed_digest or subject_digest},
                 "type": "cosign container image signature",
             },
             "optional": None,
         }
     )
+    signature = (
+        base64.b64encode(sign(payload)).decode() if sign else "MEUCIQD" + os.urandom(8).hex()
+    )
+    if tamper:
+        payload = payload.replace(b'"optional":null', b'"optional":{"x":1}')
     layer = p.blob(
         repo,
         payload,
         "application/vnd.dev.cosign.simplesigning.v1+json",
-        annotations={"dev.cosignproject.cosign/signature": "MEUCIQD" + os.urandom(8).hex()},
+        annotations={"dev.cosignproject.cosign/signature": signature},
     )
     cfg = dumps(
         {

@@ -1,0 +1,175 @@
+"""Key-based cosign signatures checked before `mirrors copy` writes a byte (issue 12, first part).
+
+Keys are ECDSA P-256 pairs made here; signatures follow cosign's SIGNATURE_SPEC (the signature
+over the simple-signing payload bytes, base64 in the layer annotation) and are pushed to a real
+docker-registry. Every refusal is one line, exit 1, and the destination stays empty.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import typer
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from typer.testing import CliRunner
+
+from artifact_mirrors.cli.copy import register
+from tests.integration.oci.images import Pusher, push_image, push_signature
+from tests.integration.oci.servers import RegistryServer
+
+pytestmark = pytest.mark.registry
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """Test root (forces sub-command mode, like the real CLI)."""
+
+    register(app)
+    return app
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))  # no stray credentials
+    return CliRunner()
+
+
+class Vendor:
+    """A key pair: ``sign`` as the vendor's cosign would, ``pub`` the PEM it publishes."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.pub = directory / name
+        self.pub.write_bytes(
+            self.key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+
+    def sign(self, payload: bytes) -> bytes:
+        return self.key.sign(payload, ec.ECDSA(hashes.SHA256()))
+
+
+@pytest.fixture
+def vendor(tmp_path: Path) -> Vendor:
+    return Vendor(tmp_path, "cosign.pub")
+
+
+@pytest.fixture
+def image(src_pusher: Pusher) -> Callable[[], tuple[str, str]]:
+    """A fresh single-platform image in its own source repository: (repo, digest)."""
+
+    def make() -> tuple[str, str]:
+        repo = f"signed/{os.urandom(4).hex()}"
+        desc = push_image(src_pusher, repo, "linux/amd64", [os.urandom(512)], ref="1.0")
+        return repo, str(desc["digest"])
+
+    return make
+
+
+def _copy(
+    runner: CliRunner,
+    app: typer.Typer,
+    src_registry: RegistryServer,
+    dst_registry: RegistryServer,
+    repo: str,
+    *keys: Path,
+) -> tuple[int, str, str]:
+    args = ["copy", f"{src_registry.host}/{repo}:1.0", f"{dst_registry.host}/mirror/{repo}"]
+    args += ["--insecure", src_registry.host, "--insecure", dst_registry.host]
+    for key in keys:
+        args += ["--verify-key", str(key)]
+    result = runner.invoke(app, args)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_validly_signed_image_is_copied_with_its_signature(
+    app: typer.Typer,
+    runner: CliRunner,
+    src_registry: RegistryServer,
+    dst_registry: RegistryServer,
+    src_pusher: Pusher,
+    dst_pusher: Pusher,
+    image: Callable[[], tuple[str, str]],
+    vendor: Vendor,
+    tmp_path: Path,
+) -> None:
+    repo, digest = image()
+    push_signature(src_pusher, repo, digest, sign=vendor.sign)
+    other = Vendor(tmp_path, "old.pub")  # any of the keys will do
+    code, _, err = _copy(runner, app, src_registry, dst_registry, repo, other.pub, vendor.pub)
+    assert (code, err) == (0, "")
+    assert dst_pusher.tag_digest(f"mirror/{repo}", "1.0") == digest
+    sig_tag = digest.replace(":", "-") + ".sig"
+    assert dst_pusher.tag_digest(f"mirror/{repo}", sig_tag) == src_pusher.tag_digest(repo, sig_tag)
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("unsigned", "no signature (no {tag} tag)"),
+        ("wrong key", "no signature verifies with cosign.pub"),
+        ("tampered payload", "no signature verifies with cosign.pub"),
+        ("another digest", "the signature is for another digest ({other})"),
+        ("not signed at all", "a signature annotation is not base64"),
+    ],
+)
+def test_a_bad_signature_is_refused_before_any_byte_is_written(
+    app: typer.Typer,
+    runner: CliRunner,
+    src_registry: RegistryServer,
+    dst_registry: RegistryServer,
+    src_pusher: Pusher,
+    dst_pusher: Pusher,
+    image: Callable[[], tuple[str, str]],
+    vendor: Vendor,
+    tmp_path: Path,
+    case: str,
+    reason: str,
+) -> None:
+    repo, digest = image()
+    _, other = image()
+    if case == "wrong key":
+        push_signature(src_pusher, repo, digest, sign=Vendor(tmp_path, "mallory.pub").sign)
+    elif case == "tampered payload":
+        push_signature(src_pusher, repo, digest, sign=vendor.sign, tamper=True)
+    elif case == "another digest":
+        push_signature(src_pusher, repo, digest, sign=vendor.sign, signed_digest=other)
+    elif case == "not signed at all":
+        push_signature(src_pusher, repo, digest)  # random bytes where the signature goes
+    code, out, err = _copy(runner, app, src_registry, dst_registry, repo, vendor.pub)
+    why = reason.format(tag=digest.replace(":", "-") + ".sig", other=other)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"copy failed: source {src_registry.host}/{repo}@{digest}: not validly signed: {why}. "
+        f"Hint: nothing was copied; `cosign verify --key {vendor.pub.name} "
+        f"{src_registry.host}/{repo}@{digest}` shows what the vendor signed\n"
+    )
+    # Nothing at the destination: not the image, not a blob of it, not the signature.
+    assert dst_pusher.tag_digest(f"mirror/{repo}", "1.0") is None
+    assert dst_pusher.http.head(f"/v2/mirror/{repo}/manifests/{digest}").status_code == 404
+
+
+def test_a_key_file_that_is_not_a_public_key_is_bad_input(
+    app: typer.Typer,
+    runner: CliRunner,
+    src_registry: RegistryServer,
+    dst_registry: RegistryServer,
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "cosign.key"
+    key.write_text("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n")
+    code, out, err = _copy(runner, app, src_registry, dst_registry, "signed/x", key)
+    assert (code, out) == (2, "")
+    assert err == (
+        "mirrors copy: --verify-key: not a PEM public key (expected -----BEGIN PUBLIC KEY-----) "
+        f"(got {key}). Hint: pass the vendor's public key as PEM (cosign.pub)\n"
+    )
