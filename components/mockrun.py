@@ -26,6 +26,12 @@ from artifact_mirrors import naming
 from artifact_mirrors.plan import ResourceRecord as Registered
 from artifact_mirrors.steps import COMPUTED, Decision, State
 from components import program
+from components.mockspeed import (
+    release_sdk_state,
+    settle,
+    without_source_positions,
+    young_collections_only,
+)
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -147,9 +153,11 @@ def render(project_dir: Path, stack: str, config: dict[str, str] | None = None) 
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def _run() -> None:
-        program.run(project_dir, offline=True)
+        program.run(project_dir, offline=True, settle=settle)
 
-    _run()
+    with without_source_positions(), young_collections_only():
+        _run()
+    release_sdk_state()
     return monitor.registered
 
 

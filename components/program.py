@@ -6,6 +6,7 @@ program `pulumi up` runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,16 @@ def paths(project_dir: Path, config: pulumi.Config) -> tuple[Path, Path]:
     return spec, releases
 
 
-def build(project: Project, commercial: CommercialMirrors | None = None) -> dict[str, Any]:
+def build(
+    project: Project,
+    commercial: CommercialMirrors | None = None,
+    settle: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Declare every resource; return the audit record (release -> destination -> digest/AMI).
 
-    ``commercial``: a GovCloud-scoped stack's transfer sources (see components.scope)."""
+    ``commercial``: a GovCloud-scoped stack's transfer sources (see components.scope).
+    ``settle``: called after each release (the mock run lets its registrations finish there,
+    components.mockspeed.settle); ``pulumi up`` passes nothing."""
     spec = project.spec
     providers = AwsProviders(spec.amis.partitions if spec.amis else {})
     registries: dict[str, RegistryMirror] = {}
@@ -48,12 +55,13 @@ def build(project: Project, commercial: CommercialMirrors | None = None) -> dict
                 RegistryMirrorArgs(reg, images, spec.labels, providers),
             )
 
-    releases = {
-        r.name: ReleaseMirror(
+    releases: dict[str, ReleaseMirror] = {}
+    for r in project.releases:
+        releases[r.name] = ReleaseMirror(
             naming.release(r.name), ReleaseMirrorArgs(r, spec, registries, providers, commercial)
         )
-        for r in project.releases
-    }
+        if settle is not None:
+            settle()
 
     floating: dict[str, dict[str, str]] = {}
     for ft in compute_floating(spec.images.values(), project.releases):
@@ -78,7 +86,12 @@ def build(project: Project, commercial: CommercialMirrors | None = None) -> dict
     }
 
 
-def run(project_dir: Path | None = None, *, offline: bool = False) -> None:
+def run(
+    project_dir: Path | None = None,
+    *,
+    offline: bool = False,
+    settle: Callable[[], None] | None = None,
+) -> None:
     """The program. ``offline`` (mirrors plan): no AWS calls, so no preflight."""
     root = project_dir or Path.cwd()
     config = pulumi.Config(CONFIG_NAMESPACE)
@@ -100,6 +113,6 @@ def run(project_dir: Path | None = None, *, offline: bool = False) -> None:
     if scope.commercial_stack:
         aws = whole.spec.amis.partitions.get("aws") if whole.spec.amis else None
         commercial = CommercialMirrors(scope.commercial_stack, aws, offline=offline)
-    audit = build(project, commercial)
+    audit = build(project, commercial, settle)
     pulumi.export("releases", audit["releases"])
     pulumi.export("floating_tags", audit["floating_tags"])
