@@ -46,6 +46,7 @@ from artifact_mirrors.oci.errors import MirrorError
 from artifact_mirrors.oci.reference import parse_reference, validate_digest
 from artifact_mirrors.oci.settings import ConfigLookup, registries_for
 from artifact_mirrors.spec.model import Image, Project, Registry
+from artifact_mirrors.window import windowed
 
 KIND = "image"
 UNKNOWN = "-"  # image / registry name of a repository the spec does not list
@@ -282,7 +283,8 @@ def _floating_behind(project: Project, deployed: Mapping[str, Any]) -> list[Find
     """Floating tags the manifests would point elsewhere (or add): the next update moves them."""
     spec = project.spec
     notes: list[Finding] = []
-    for ft in compute_floating(spec.images.values(), project.releases):
+    # Floating tags only ever point at releases the window keeps (artifact_mirrors/window.py).
+    for ft in compute_floating(spec.images.values(), windowed(project).releases):
         image = spec.images[ft.image]
         for reg_name in image.registries:
             ref = f"{spec.registries[reg_name].repository(image.repository)}:{ft.tag}"

@@ -13,10 +13,12 @@ from typing import Any
 import pulumi
 
 from artifact_mirrors import naming
+from artifact_mirrors.archive import archive_dir, load_archive
 from artifact_mirrors.floating import compute_floating
 from artifact_mirrors.spec.errors import SpecErrors
 from artifact_mirrors.spec.load import load_project
 from artifact_mirrors.spec.model import Project
+from artifact_mirrors.window import windowed
 from components import preflight
 from components.aws_partition import AwsProviders
 from components.images import RegistryMirror, RegistryMirrorArgs
@@ -99,7 +101,10 @@ def run(
     try:
         scope = scope_from_config(config)
         whole = load_project(spec_file, releases_dir)
-        project = scoped(whole, scope)
+        # Only the releases the supported-release window keeps (artifact_mirrors/window.py);
+        # the archive records the ones that left it (artifact_mirrors/archive.py).
+        project = windowed(scoped(whole, scope))
+        archived = load_archive(archive_dir(releases_dir))
     except SpecErrors as exc:
         # One located line per problem; RunError prints without a Python traceback.
         raise pulumi.RunError(f"invalid mirror spec:\n{exc}") from None
@@ -116,3 +121,6 @@ def run(
     audit = build(project, commercial, settle)
     pulumi.export("releases", audit["releases"])
     pulumi.export("floating_tags", audit["floating_tags"])
+    # Retired releases stay in the audit: what they published where, as archived.
+    kept = {r.name for r in project.releases}
+    pulumi.export("archived", {v: rec for v, rec in sorted(archived.items()) if v not in kept})

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from artifact_mirrors.cli import copy, plan, release, validate, verify
+from artifact_mirrors.cli import archive, copy, plan, release, validate, verify
 from artifact_mirrors.cli.common import HELP_OPTIONS, Group, version_callback
 
 app = typer.Typer(
@@ -41,7 +41,7 @@ def _root(
     """Release-artifact mirroring as code."""
 
 
-for _module in (validate, plan, release, verify, copy):
+for _module in (validate, plan, release, verify, archive, copy):
     _module.register(app)
 
 

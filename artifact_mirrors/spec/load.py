@@ -32,6 +32,7 @@ from artifact_mirrors.labels import (
 from artifact_mirrors.spec import model, schema
 from artifact_mirrors.spec.errors import PathPart, SpecError, SpecErrors, show_value
 from artifact_mirrors.spec.yamlio import Document, load_document, plain
+from artifact_mirrors.window import check_pins, check_window
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -415,7 +416,12 @@ def _spec_checks(doc: Document, s: schema.DestinationsIn, out: _Collector) -> mo
         image_full_description=spec_dir / s.labels.image_full_description,
         ami_description=spec_dir / s.labels.ami_description,
     )
-    return model.Spec(doc.file, labels, registries, images, amis)
+    # The supported-release window (artifact_mirrors/window.py); pins are checked with releases.
+    window = None
+    if s.window is not None:
+        window = model.Window(s.window.majors, s.window.patches, tuple(s.window.pinned))
+        out.extend(check_window(doc, window))
+    return model.Spec(doc.file, labels, registries, images, amis, window)
 
 
 def _ami_checks(doc: Document, a: schema.AmisIn, out: _Collector) -> model.AmiSpec:
@@ -694,7 +700,9 @@ def _release_checks(
                 "resolves them by tags)",
             )
         amis.append(ami)
-    return model.Release(doc.file, version, r.channel, r.yanked, r.reason, images, tuple(amis))
+    return model.Release(
+        doc.file, version, r.channel, r.yanked, r.reason, images, tuple(amis), r.pinned
+    )
 
 
 # ---- entry points --------------------------------------------------------------------------------
@@ -768,6 +776,7 @@ def load_project(spec_file: Path, releases_dir: Path) -> model.Project:
     spec = load_spec(spec_file, col)
     releases: list[model.Release] = []
     versions: dict[str, Path] = {}
+    pinned_lines: dict[str, tuple[Document, int | None]] = {}
     # Files named after a version first: when a stray copy ("18.6.6 copy.yaml") declares the
     # same version, the copy is the one blamed.
     files = sorted(
@@ -812,6 +821,14 @@ def load_project(spec_file: Path, releases_dir: Path) -> model.Project:
             continue
         versions[release.name] = file
         releases.append(release)
+        if release.pinned:
+            pinned_lines[release.name] = (doc, doc.line_of(("pinned",)))
+    if spec is not None:
+        # Window pins name manifests; a manifest's pin needs a window (artifact_mirrors/window.py).
+        spec_doc = None
+        if spec.window is not None and spec.window.pinned:
+            spec_doc = _catching(col, lambda: load_document(spec_file, what="mirror spec"))
+        col.extend(check_pins(spec_doc, spec.window, releases, pinned_lines))
     if col.errors or spec is None:
         raise SpecErrors(col.errors)
     releases.sort(key=lambda r: r.version)

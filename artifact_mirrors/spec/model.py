@@ -156,12 +156,22 @@ class Labels:
 
 
 @dataclass(frozen=True)
+class Window:
+    """Keep the newest ``patches`` releases of each of the newest ``majors`` majors, plus pins."""
+
+    majors: int
+    patches: int
+    pinned: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Spec:
     file: Path
     labels: Labels
     registries: dict[str, Registry]
     images: dict[str, Image]
     amis: AmiSpec | None
+    window: Window | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +204,7 @@ class Release:
     reason: str | None
     images: dict[str, ReleaseImage]
     amis: tuple[ReleaseAmi, ...]
+    pinned: bool = False
 
     @property
     def name(self) -> str:

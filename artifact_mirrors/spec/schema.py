@@ -176,6 +176,14 @@ class Defaults(Strict):
     image: ImageDefaults = ImageDefaults()
 
 
+class WindowIn(Strict):
+    """The supported-release window (artifact_mirrors/window.py): releases kept."""
+
+    majors: int = Field(ge=1, le=100)
+    patches: int  # checked in artifact_mirrors/window.py: 0 drops every major's newest release
+    pinned: list[str] = []
+
+
 class DestinationsIn(Strict):
     version: Literal[1]
     labels: Labels
@@ -183,6 +191,7 @@ class DestinationsIn(Strict):
     registries: list[RegistryIn] = []
     images: list[ImageIn] = []
     amis: AmisIn | None = None
+    window: WindowIn | None = None
 
 
 # ---- releases/<version>.yaml ---------------------------------------------------------------------
@@ -207,5 +216,6 @@ class ReleaseIn(Strict):
     channel: Name = "stable"
     yanked: bool = False
     reason: str | None = None
+    pinned: bool = False  # kept in the program whatever the window says
     images: dict[str, ReleaseImageIn] = {}
     amis: list[ReleaseAmiIn] = []
