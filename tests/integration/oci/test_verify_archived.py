@@ -11,16 +11,12 @@ from typer.testing import CliRunner
 
 from artifact_mirrors.cli import app
 from artifact_mirrors.oci import Registries
+from tests.integration.oci import test_verify_images as plain_verify
 from tests.integration.oci.images import Pusher, SourceImages
 from tests.integration.oci.servers import RegistryServer
-from tests.integration.oci.test_verify_images import (  # noqa: F401  (pytest fixture, reused)
-    HEADER,
-    Stack,
-    mirror,
-    pin,
-    stack,
-    write_outputs,
-)
+from tests.integration.oci.test_verify_images import HEADER, Stack, mirror, pin, write_outputs
+
+stack = plain_verify.stack  # the fixture: one image, 17.0.0 and 17.0.1, at docker-registry
 
 WINDOW = "window: {majors: 1, patches: 1}\n"  # keeps 17.0.1, retires 17.0.0
 

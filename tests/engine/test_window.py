@@ -1,0 +1,154 @@
+"""The supported-release window as step plans of an update from the unbounded shipped stack.
+
+The shipped spec has 5 releases: 15.1.6, 16.4.6, 17.5.3, 18.1.2, 18.6.6 (each 33 image tags;
+15.1.6 has 6 source AMIs, 18.1.2 none, the others 2; each AMI is 17 commercial copies, 1
+GovCloud copy and 1 transfer, 19 launch permissions). Every test renders an edited copy and
+decides the update with the providers' own Check and Diff, in-process and through the real
+provider server.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from artifact_mirrors.steps import Op, State, StepPlan
+
+from .conftest import PlanOf, Scenario, counts, deleted, kind
+from .test_scenarios import add_release, by_urn, yank
+
+DESTINATIONS = "mirrors/destinations.yaml"
+
+
+def window(scenario: Scenario, majors: int, patches: int, extra: str = "") -> None:
+    with (scenario.root / DESTINATIONS).open("a", encoding="utf-8") as fh:
+        fh.write(f"window: {{majors: {majors}, patches: {patches}{extra}}}\n")
+
+
+def releases_in(states: list[State]) -> list[str]:
+    return sorted(
+        {s.name for s in states if s.type == "artifact-mirrors:index:ReleaseMirror"},
+        key=lambda v: tuple(int(p) for p in v.split(".")),
+    )
+
+
+def forgotten_releases(plan: StepPlan) -> Counter[str]:
+    """Release -> provider resources the update forgets (floating tags: 'floating')."""
+    out: Counter[str] = Counter()
+    for s in plan.of(Op.forget):
+        if not s.custom:
+            continue
+        if kind(s.type) == "ImageTag":  # REGISTRY/REPOSITORY:TAG, a release tag or a floating one
+            tag = s.name.rsplit(":", 1)[1]
+            out[tag if tag.count(".") == 2 else "floating"] += 1
+        else:  # VERSION/EDITION@...
+            out[s.name.split("/", 1)[0]] += 1
+    return out
+
+
+# 15.1.6: 33 tags + 6 AMIs x (18 copies + 1 transfer + 19 grants); 18.1.2 pins images only.
+RETIRED_15_1_6 = 33 + 6 * 38
+RETIRED_18_1_2 = 33
+
+
+def test_three_majors_one_patch_forgets_the_rest_and_unpublishes_nothing(
+    base: list[State], scenario: Scenario, plan_of: PlanOf
+) -> None:
+    window(scenario, majors=3, patches=1)
+    new = scenario.render()
+    plan = plan_of(base, new)
+
+    assert releases_in(new) == ["16.4.6", "17.5.3", "18.6.6"]
+    assert forgotten_releases(plan) == {
+        "15.1.6": RETIRED_15_1_6,
+        "18.1.2": RETIRED_18_1_2,
+        # 15, 15.1 and 18.1 x 11 images x 3 registries: no release of theirs in the window, so
+        # they stay where they point, out of the program
+        "floating": 99,
+    }
+    assert {op for op, _ in counts(plan)} == {"forget"}
+    assert deleted(plan) == []
+    # Floating tags that stay point where they did (18, 18.6, latest -> 18.6.6).
+    assert not plan.of(Op.update)
+
+
+def test_a_release_exactly_at_the_edge_stays_until_the_next_one(
+    base: list[State], scenario: Scenario, plan_of: PlanOf
+) -> None:
+    window(scenario, majors=4, patches=2)
+    assert plan_of(base, scenario.render()).changes() == ()  # 18.1.2 is the 2nd of 18: kept
+
+    add_release(scenario, "18.6.7")
+    plan = plan_of(base, scenario.render())
+
+    assert forgotten_releases(plan) == {"18.1.2": RETIRED_18_1_2, "floating": 33}  # 18.1
+    assert counts(plan) == {
+        ("forget", "ImageTag"): 33 + 33,
+        ("create", "ImageTag"): 33,
+        ("create", "AmiCopy"): 36,
+        ("create", "AmiTransfer"): 2,
+        ("create", "AmiLaunchPermission"): 38,
+        ("update", "ImageTag"): 99,  # 18, 18.6, latest move to 18.6.7
+    }
+    assert deleted(plan) == []
+
+
+def test_a_new_major_enters_and_the_oldest_leaves(
+    base: list[State], scenario: Scenario, plan_of: PlanOf
+) -> None:
+    window(scenario, majors=4, patches=5)
+    add_release(scenario, "19.0.0")
+    plan = plan_of(base, scenario.render())
+
+    assert forgotten_releases(plan) == {"15.1.6": RETIRED_15_1_6, "floating": 66}
+    assert all("19.0.0" in s.name or kind(s.type) == "ImageTag" for s in plan.of(Op.create))
+    assert Counter(kind(s.type) for s in plan.of(Op.create) if s.custom) == {
+        "ImageTag": 33 + 66,  # 19.0.0's tags, and the new floating tags 19 and 19.0
+        "AmiCopy": 36,
+        "AmiTransfer": 2,
+        "AmiLaunchPermission": 38,
+    }
+    assert deleted(plan) == []
+
+
+def test_a_pinned_release_stays(base: list[State], scenario: Scenario, plan_of: PlanOf) -> None:
+    window(scenario, majors=3, patches=1)
+    scenario.edit(
+        "mirrors/releases/15.1.6.yaml", "channel: stable\n", "channel: stable\npinned: true\n"
+    )
+    new = scenario.render()
+    plan = plan_of(base, new)
+
+    assert releases_in(new) == ["15.1.6", "16.4.6", "17.5.3", "18.6.6"]
+    assert forgotten_releases(plan) == {"18.1.2": RETIRED_18_1_2, "floating": 33}
+    assert deleted(plan) == []
+
+
+def test_a_pin_in_the_spec_stays(base: list[State], scenario: Scenario, plan_of: PlanOf) -> None:
+    window(scenario, majors=3, patches=1, extra=", pinned: [18.1.2]")
+    new = scenario.render()
+
+    assert releases_in(new) == ["16.4.6", "17.5.3", "18.1.2", "18.6.6"]
+    assert forgotten_releases(plan_of(base, new)) == {"15.1.6": RETIRED_15_1_6, "floating": 66}
+
+
+def test_yanking_a_release_outside_the_window_keeps_it_for_the_yank(
+    base: list[State], scenario: Scenario, plan_of: PlanOf
+) -> None:
+    window(scenario, majors=3, patches=1)
+    yank(scenario, "15.1.6")
+    new = scenario.render()
+    plan = plan_of(base, new)
+
+    assert releases_in(new) == ["15.1.6", "16.4.6", "17.5.3", "18.6.6"]
+    news = by_urn(new)
+    # 15.1.6's grants give way to revocations, as in any yank
+    assert forgotten_releases(plan) == {"15.1.6": 114, "18.1.2": RETIRED_18_1_2, "floating": 33}
+    assert counts(plan) == {
+        ("update", "ImageTag"): 99,  # 33 release tags + 66 floating tags unpublished
+        ("forget", "AmiLaunchPermission"): 114,
+        ("create", "LaunchPermissionRevocation"): 114,
+        ("forget", "ImageTag"): 33 + 33,
+    }
+    for step in plan.of(Op.update):
+        assert news[step.urn].inputs["published"] is False
+    assert deleted(plan) == []
