@@ -26,6 +26,12 @@ JSON schema ``artifact-mirrors/plan/v1`` (additive changes only; breaking ones b
                changes: [{release, destination, op: create|update|replace|forget|delete,
                           kind, name, urn, keys, retained_old, delete_before_replace}]}}
 
+Additive fields the CLI fills from the project (``artifact_mirrors.plan_markdown``):
+``amis[].source_account`` (the first-party account of a copy's source AMI) and, with
+``--release`` or ``--against``, ``floating_tags[].previous`` (where the tag pointed before: the
+release without this change, or in BASE; null for a new tag). With ``--release`` of a yanked
+release, ``floating_tags`` also lists the tags its yank moves away from it.
+
 ``resources`` is every resource the program registers, in registration order, with the inputs the
 engine would store (``__provider`` left out): the state `mirrors plan --against` diffs against.
 ``steps`` is only there with ``--against BASE.json``: the step plan of an update from BASE's
@@ -424,53 +430,10 @@ def render_tables(plan: dict[str, Any]) -> list[Table]:
 
 
 def render_markdown(plan: dict[str, Any]) -> str:
-    s = plan["summary"]
-    lines = [
-        f"## Mirror plan: stack `{plan['stack']}`",
-        "",
-        f"{s['releases']} releases · {s['image_tags']} image tags · {s['ami_copies']} AMI copies · "
-        f"{s['ami_transfers']} GovCloud transfers · {s['launch_permissions']} launch permissions · "
-        f"{s['revocations']} revocations · {s['floating_tags']} floating tags · "
-        f"{s['resources']} resources in the stack",
-        "",
-    ]
-    for r in plan["releases"]:
-        head = f"### {r['version']}"
-        if r["yanked"]:
-            head += f" — **YANKED** ({r['reason']}): unpublished everywhere"
-        lines += [head, "", "| registry | repository:tag | digest | action |", "|---|---|---|---|"]
-        for it in r["image_tags"]:
-            lines.append(
-                f"| {it['registry']} | `{it['repository']}:{it['tag']}` | "
-                f"`{_short(it['digest'])}` | {it['action']} |"
-            )
-        if r["amis"]:
-            lines += [
-                "",
-                "| AMI | partition | regions | made by | launch permissions |",
-                "|---|---|---|---|---|",
-            ]
-            for g in ami_groups(r):
-                lines.append(
-                    f"| {g['key']} | {g['partition']} | {_regions_text(g['regions'])} | "
-                    f"{' + '.join(sorted(g['methods']))} | "
-                    f"{'; '.join(sorted(g['perms']))} |"
-                )
-        lines.append("")
-    if plan["floating_tags"]:
-        lines += [
-            "### Floating tags",
-            "",
-            "| registry | repository:tag | points at | action |",
-            "|---|---|---|---|",
-        ]
-        for ft in plan["floating_tags"]:
-            lines.append(
-                f"| {ft['registry']} | `{ft['repository']}:{ft['tag']}` | "
-                f"{ft['release']} | {ft['action']} |"
-            )
-        lines.append("")
-    return "\n".join(lines)
+    """Reviewer-first markdown; the rendering lives in ``artifact_mirrors.plan_markdown``."""
+    from artifact_mirrors import plan_markdown
+
+    return plan_markdown.render(plan)
 
 
 # ---- step plan against an earlier plan (`mirrors plan --against BASE.json`) ----------------------
@@ -696,39 +659,10 @@ def render_step_tables(plan: dict[str, Any]) -> list[Table | str]:
 
 
 def render_steps_markdown(plan: dict[str, Any]) -> str:
-    steps = plan["steps"]
-    s = steps["summary"]
-    against = steps["against"]
-    counts = " · ".join(f"{s[op.value]} {op.value}" for op in STEP_OPS)
-    lines = [
-        f"## Update of stack `{plan['stack']}` from `{against['file']}`",
-        "",
-        f"{counts} · {s['same']} unchanged",
-        "",
-        f"> {steps['estimate']}",
-        "",
-        "| release | destination | " + " | ".join(op.value for op in STEP_OPS) + " |",
-        "|---|---|" + "---:|" * len(STEP_OPS),
-    ]
-    for g in steps["groups"]:
-        lines.append(
-            f"| {g['release']} | {g['destination']} | "
-            + " | ".join(str(g[op.value]) for op in STEP_OPS)
-            + " |"
-        )
-    if steps["changes"]:
-        lines += [
-            "",
-            "| release | destination | step | resources | count | what | e.g. |",
-            "|---|---|---|---|---:|---|---|",
-        ]
-        for e in change_groups(steps):
-            lines.append(
-                f"| {e['release']} | {e['destination']} | {e['op']} | {e['kind']} | "
-                f"{e['count']} | {e['what']} | `{e['example']}` |"
-            )
-    lines.append("")
-    return "\n".join(lines)
+    """The step plan as markdown (``artifact_mirrors.plan_markdown``)."""
+    from artifact_mirrors import plan_markdown
+
+    return plan_markdown.render_steps(plan, change_groups(plan["steps"]))
 
 
 # ---- the providers' Check, located in the spec ---------------------------------------------------

@@ -138,8 +138,16 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     return config
 
 
-def render(project_dir: Path, stack: str, config: dict[str, str] | None = None) -> list[Registered]:
-    """Register every resource of the program for ``stack``; return them in registration order."""
+def render(
+    project_dir: Path,
+    stack: str,
+    config: dict[str, str] | None = None,
+    outputs: dict[str, Any] | None = None,
+) -> list[Registered]:
+    """Register every resource of the program for ``stack``; return them in registration order.
+
+    ``outputs``, when given, is filled with the stack outputs the program exports, resolved (see
+    :func:`stack_outputs`)."""
     mocks = PlanMocks()
     monitor = RecordingMonitor(mocks)
     # A fresh root Stack per render, so repeated renders in one process don't share parents.
@@ -152,13 +160,38 @@ def render(project_dir: Path, stack: str, config: dict[str, str] | None = None) 
     )
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
-    def _run() -> None:
+    def _run() -> Any:
         program.run(project_dir, offline=True, settle=settle)
+        if outputs is None:
+            return None
+        # The exports are Outputs of resources the mocks resolve; the test decorator awaits this.
+        exported = dict(settings.get_root_resource().outputs)  # type: ignore[union-attr]
+        return pulumi.Output.from_input(exported).apply(outputs.update)
 
     with without_source_positions(), young_collections_only():
         _run()
     release_sdk_state()
     return monitor.registered
+
+
+def stack_outputs(resources: list[Registered], exported: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs `pulumi stack output --json` would print after an update of this program.
+
+    Everything is known offline except what only a copy creates: the id of each AMI copy and
+    GovCloud transfer, written as ``steps.COMPUTED`` (a mock's id would look real and be wrong).
+    `mirrors verify` reports those AMIs as not copied yet.
+    """
+    fake = {r.id for r in resources if r.type == "aws:ec2/amiCopy:AmiCopy"}
+    fake |= {str(r.outputs.get("image_id")) for r in resources if r.type.endswith(":AmiTransfer")}
+
+    def known(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: known(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [known(v) for v in value]
+        return COMPUTED if isinstance(value, str) and value in fake else value
+
+    return {k: known(v) for k, v in sorted(exported.items())}
 
 
 # ---- the dynamic providers' own Check and Diff, in-process and offline -------------------------

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from artifact_mirrors.cli.common import (
     Command,
-    Format,
     ProjectDirOpt,
     display,
     fail,
@@ -21,6 +21,16 @@ from artifact_mirrors.cli.common import (
 )
 from artifact_mirrors.command_errors import located
 from artifact_mirrors.spec.errors import SpecErrors
+
+if TYPE_CHECKING:
+    from artifact_mirrors.spec.model import Project
+
+
+class PlanFormat(StrEnum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+    outputs = "outputs"
 
 
 def plan(
@@ -34,15 +44,17 @@ def plan(
         ),
     ] = None,
     fmt: Annotated[
-        Format,
+        PlanFormat,
         typer.Option(
             "--format",
             "-f",
             help="table (terminal), markdown "
-            "(paste into a pull request) or json (stable schema "
-            "artifact-mirrors/plan/v1, for scripts).",
+            "(paste into a pull request; kept under GitHub's 65,536-character comment limit), "
+            "json (stable schema artifact-mirrors/plan/v1, for scripts) or outputs (the stack "
+            "outputs an update would record, for `mirrors verify --outputs` without the Pulumi "
+            "CLI; AMI ids are known only after a copy).",
         ),
-    ] = Format.table,
+    ] = PlanFormat.table,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
@@ -96,9 +108,16 @@ def plan(
             f"{display(stack_file)}: stack not found (got {stack}). "
             f"Hint: stacks here: {', '.join(known) or 'none'}"
         )
-    resources, meta = _render(root, stack)
+    exported: dict[str, Any] = {}
+    resources, meta, project = _render(root, stack, exported)
+    if fmt is PlanFormat.outputs:
+        _write_outputs(resources, exported, release, meta, stack, output)
+        return
+    from artifact_mirrors import plan_markdown
+
     result = planlib.build_plan(stack, resources)
     planlib.attach_release_metadata(result, meta)
+    plan_markdown.annotate_sources(result, project)
     if base is not None:
         from components import mockrun
 
@@ -110,17 +129,21 @@ def plan(
             base_file=str(display(against)),
             base_stack=base[0],
         )
+        plan_markdown.annotate_against(result, base[1])
     if release is not None:
         if release not in meta:
             raise fail(
                 f"--release: no such release in stack {stack} (got {release}). "
                 f"Hint: releases: {', '.join(meta)}"
             )
+        whole = result
         result = planlib.only_release(result, release)
+        if base is None:
+            plan_markdown.annotate_release(result, whole, project, release)
     tables: list[Any] = []
-    if fmt is Format.json:
+    if fmt is PlanFormat.json:
         text = planlib.to_json(result)
-    elif fmt is Format.markdown:
+    elif fmt is PlanFormat.markdown:
         text = (
             planlib.render_steps_markdown(result)
             if base is not None
@@ -131,7 +154,7 @@ def plan(
         render = planlib.render_step_tables if base is not None else planlib.render_tables
         tables = list(render(result))
     if output is not None:
-        if fmt is Format.table:
+        if fmt is PlanFormat.table:
             with output.open("w", encoding="utf-8") as fh:
                 console = Console(file=fh, width=160, highlight=False)
                 for table in tables:
@@ -139,14 +162,47 @@ def plan(
         else:
             output.write_text(text, encoding="utf-8")
         return
-    if fmt is Format.table:
+    if fmt is PlanFormat.table:
         for table in tables:
             stdout_console().print(table)
     else:
         sys.stdout.write(text)
 
 
-def _render(root: Path, stack: str) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+def _write_outputs(
+    resources: list[Any],
+    exported: dict[str, Any],
+    release: str | None,
+    meta: dict[str, dict[str, Any]],
+    stack: str,
+    output: Path | None,
+) -> None:
+    """``--format outputs``: the JSON `pulumi stack output --json` would print after `pulumi up`."""
+    import json
+
+    from components import mockrun
+
+    outputs = mockrun.stack_outputs(resources, exported)
+    if release is not None:
+        if release not in meta:
+            raise fail(
+                f"--release: no such release in stack {stack} (got {release}). "
+                f"Hint: releases: {', '.join(meta)}"
+            )
+        outputs["releases"] = {release: outputs["releases"][release]}
+        outputs["floating_tags"] = {
+            ref: ft for ref, ft in outputs["floating_tags"].items() if ft["release"] == release
+        }
+    text = json.dumps(outputs, indent=2) + "\n"
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def _render(
+    root: Path, stack: str, exported: dict[str, Any] | None = None
+) -> tuple[list[Any], dict[str, dict[str, Any]], Project]:
     """Run the program under mocks; spec errors surface as the program would raise them."""
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))  # the components package lives beside Pulumi.yaml
@@ -160,7 +216,7 @@ def _render(root: Path, stack: str) -> tuple[list[Any], dict[str, dict[str, Any]
     # Validate first so bad input gets the located one-line errors, not a Pulumi RunError.
     project = load_or_fail(display(root / spec_rel), display(root / rel_rel))
     try:
-        resources = mockrun.render(root, stack, config)
+        resources = mockrun.render(root, stack, config, exported)
     except pulumi.RunError as exc:
         raise fail(str(exc), 1) from None
     _check(root / spec_rel, mockrun.run_checks(resources))
@@ -168,7 +224,7 @@ def _render(root: Path, stack: str) -> tuple[list[Any], dict[str, dict[str, Any]
         r.name: {"channel": r.channel, "yanked": r.yanked, "reason": r.reason}
         for r in project.releases
     }
-    return resources, meta
+    return resources, meta, project
 
 
 def _check(spec_file: Path, problems: list[Any]) -> None:

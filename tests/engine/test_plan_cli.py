@@ -146,6 +146,14 @@ def test_against_a_sixth_release_creates_it_and_moves_floating_tags_only(
         f"> {ESTIMATE}",
     ]
     assert "| 18.6.7 | aws | 68 | 0 | 0 | 0 | 0 |" in out
+    lines = out.splitlines()
+    assert "**Releases this update touches:** 18.6.7" in lines
+    assert (
+        "> **Public:** 38 AMI launch permissions `group=all` created: those AMI copies become "
+        "public." in lines
+    )
+    assert "- `18`, `18.6`, `latest` -> 18.6.7 (was 18.6.6) on 3 registries x 11 images" in lines
+    assert "### 18.6.7 (stable)" in lines
 
 
 def test_against_a_file_that_is_not_a_plan_is_one_line_exit_2(tmp_path: Path) -> None:
