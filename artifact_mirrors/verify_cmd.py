@@ -37,6 +37,7 @@ from artifact_mirrors.command_errors import BadInputError, OperationFailedError,
 from artifact_mirrors.mirror_tags import MIRROR_EDITION, MIRROR_RELEASE, mirror_tags
 from artifact_mirrors.regions import partition_of
 from artifact_mirrors.spec.model import PartitionTarget, Project, Release
+from artifact_mirrors.steps import COMPUTED
 
 SCHEMA = "artifact-mirrors/verify/v1"
 CONFIG_NAMESPACE = "artifact-mirrors"  # naming.PROJECT; the stack config keys' namespace
@@ -44,6 +45,10 @@ DEFAULT_SPEC = "mirrors/destinations.yaml"
 DEFAULT_RELEASES = "mirrors/releases"
 OUTPUTS_HINT = "pass --outputs FILE, the output of `pulumi stack output --json -s {stack}`"
 
+NOT_COPIED = (
+    f"{COMPUTED}: not copied yet (outputs from `mirrors plan --format outputs`); put the copy's "
+    "id there or run pulumi up"
+)
 CHECK_MANIFEST = "manifest"
 CHECK_DEPLOYED = "deployed"
 CHECK_SPEC = "spec"
@@ -147,6 +152,9 @@ class DeployedRelease:
     version: str
     yanked: bool
     amis: tuple[DeployedAmi, ...]
+    # (partition, region, key) of AMIs whose id is COMPUTED: outputs written by
+    # `mirrors plan --format outputs` before the copy (`mirrors verify` reports them not copied).
+    pending: tuple[tuple[str, str, str], ...] = ()
 
 
 def parse_outputs(outputs: Any, where: str) -> dict[str, DeployedRelease]:
@@ -173,6 +181,7 @@ def parse_outputs(outputs: Any, where: str) -> dict[str, DeployedRelease]:
         if not isinstance(amis, dict):
             raise bad(f"releases.{version}.amis", "must be a mapping", amis, "see README")
         deployed: list[DeployedAmi] = []
+        pending: list[tuple[str, str, str]] = []
         for name, image_id in amis.items():
             path = f"releases.{version}.amis.{name}"
             parts = str(name).split("/")
@@ -186,11 +195,14 @@ def parse_outputs(outputs: Any, where: str) -> dict[str, DeployedRelease]:
                     name,
                     "keys read PARTITION/REGION/EDITION, e.g. aws-us-gov/us-gov-west-1/oss-x86_64",
                 )
+            if image_id == COMPUTED:
+                pending.append((partition, region, key))
+                continue
             if not isinstance(image_id, str) or not image_id.startswith("ami-"):
                 raise bad(path, "not an AMI id", image_id, "run `pulumi up` to finish the copy")
             deployed.append(DeployedAmi(partition, region, key, image_id))
         out[str(version)] = DeployedRelease(
-            str(version), rec.get("yanked") is True, tuple(deployed)
+            str(version), rec.get("yanked") is True, tuple(deployed), tuple(pending)
         )
     return out
 
@@ -254,7 +266,20 @@ def expectations(
             )
         yanked = dep.yanked or (release is not None and release.yanked)
         by_key = {a.key: a for a in release.amis} if release is not None else {}
-        seen: set[tuple[str, str, str]] = set()
+        seen: set[tuple[str, str, str]] = set(dep.pending)
+        for partition, region, key in dep.pending:
+            notes.append(
+                Finding(
+                    Severity.ERROR,
+                    version,
+                    key,
+                    region,
+                    "-",
+                    CHECK_DEPLOYED,
+                    f"an AMI id in the outputs ({partition})",
+                    NOT_COPIED,
+                )
+            )
         for d in dep.amis:
             seen.add((d.partition, d.region, d.key))
             target = targets.get(d.partition)

@@ -152,11 +152,38 @@ def release_add_command(
         console = stdout_console()
         console.print(table)
         console.print(
-            f"wrote {target}: {len(images)} images, {len(amis)} AMIs. Review with "
-            f"`mirrors plan --stack prod --release {version} --format markdown`",
+            f"wrote {target}: {len(images)} images, {len(amis)} AMIs. "
+            + review_hint(root, spec_file, releases_dir, version),
             markup=False,
             soft_wrap=True,
         )
+
+
+def review_hint(root: Path, spec_file: Path, releases_dir: Path, version: str) -> str:
+    """The `mirrors plan` to run next, for the stack whose config names this spec and releases
+    directory (several: the first, and the others named; none: the project's stacks)."""
+    from artifact_mirrors import verify_cmd
+
+    stacks = sorted(
+        p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml")
+    )
+    wanted = (spec_file.resolve(), releases_dir.resolve())
+    using = []
+    for name in stacks:
+        try:
+            spec, releases = verify_cmd.stack_paths(root, name, Path(name))
+        except BadInputError:
+            continue  # a stack file `mirrors plan` would reject says so itself
+        if (spec.resolve(), releases.resolve()) == wanted:
+            using.append(name)
+    command = "`mirrors plan --stack {} --release " + version + " --format markdown`"
+    if using:
+        also = f" (also stacks {', '.join(using[1:])})" if len(using) > 1 else ""
+        return f"Review with {command.format(using[0])}{also}"
+    return (
+        f"Review with {command.format('NAME')}: no stack in stacks/ uses {spec_file} and "
+        f"{releases_dir} (stacks here: {', '.join(stacks) or 'none'})"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -464,3 +464,26 @@ def test_bad_reference_in_outputs_is_located(mirrored: Stack) -> None:
         " (got no-tag-here). Hint: keys read REPOSITORY:TAG, e.g."
         " docker.io/gravitational/teleport:17.0.1\n"
     )
+
+
+def test_plan_outputs_are_the_stack_outputs_and_verify_a_copy_without_pulumi(
+    stack: Stack, src_registry: RegistryServer, source: SourceImages, registries: Registries
+) -> None:
+    # `mirrors plan --format outputs` writes exactly what `pulumi stack output --json` would.
+    pin(stack)
+    plan = CliRunner().invoke(
+        app, ["plan", "--stack", "prod", "--format", "outputs", "-o", "plan-outputs.json"]
+    )
+    assert (plan.exit_code, plan.stdout, plan.stderr) == (0, "", "")
+    write_outputs(stack)
+    written = json.loads((stack.root / "outputs.json").read_text(encoding="utf-8"))
+    planned = json.loads((stack.root / "plan-outputs.json").read_text(encoding="utf-8"))
+    assert planned == written
+
+    # Before the copy: every tag missing. After an emergency manual copy: no drift.
+    (stack.root / "outputs.json").write_text(json.dumps(planned), encoding="utf-8")
+    code, out, _ = verify("--format", "json")
+    assert code == 1
+    assert json.loads(out)["errors"] == 4
+    mirror(stack, src_registry, source, registries)
+    assert verify("--format", "markdown") == (0, "**4 image tags verified: no drift**\n", "")
