@@ -3,7 +3,7 @@ PY ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lock plan test lint system-deps
+.PHONY: setup lock plan rehearse test lint system-deps
 # requirements.txt = the lock file (exact pins, dev tools included) + this project, editable:
 # the same set `pulumi install` installs.
 $(BIN)/mirrors: pyproject.toml requirements.txt requirements.lock
@@ -24,6 +24,11 @@ lock: setup
 # The main job on the embedded default: the offline plan of the shipped Teleport spec.
 plan: setup
 	$(BIN)/mirrors plan --stack prod
+
+# The release flow end to end on local services (docker-registry, moto_server): release add, plan
+# and, when the Pulumi CLI is on PATH, pulumi up / verify / yank (artifact_mirrors/rehearse.py).
+rehearse: system-deps setup
+	$(BIN)/python -m artifact_mirrors.rehearse
 
 lint: setup
 	$(BIN)/ruff format --check .
