@@ -59,8 +59,10 @@ def verify_command(
         Path | None,
         typer.Option(
             "--outputs",
-            help="The stack outputs as `pulumi stack output --json -s NAME` prints them."
-            " Default: run that command (needs the pulumi CLI and a login).",
+            help="The stack outputs as `pulumi stack output --json -s NAME` prints them, or as"
+            " `mirrors plan --format outputs` writes them (no Pulumi CLI: a rehearsal or a"
+            " manual copy; AMIs not copied yet are errors). Default: run `pulumi stack output`"
+            " (needs the pulumi CLI and a login).",
             dir_okay=False,
         ),
     ] = None,
