@@ -107,7 +107,13 @@ def spec_providers(
             names.add(d.name)
             # The mirrors are public S3 + CloudFront sites of the commercial partition.
             if (rp := region_problem(d.region, "aws")) is not None:
-                out.add(doc, (*dpath, "region"), f"bucket {rp[0]}", d.region, hint=rp[1])
+                hint = (
+                    rp[1]
+                    if rp[0] == "unknown region"
+                    else "a provider mirror is an S3 site of the commercial partition: pick a "
+                    "region of aws"
+                )
+                out.add(doc, (*dpath, "region"), f"bucket {rp[0]}", d.region, hint=hint)
             prefix = d.prefix.strip("/")
             key = (d.bucket, prefix, d.kind)
             if key in places:

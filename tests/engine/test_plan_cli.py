@@ -146,7 +146,8 @@ def test_against_a_sixth_release_creates_it_and_moves_floating_tags_only(
     assert out.splitlines()[:5] == [
         f"## Update of stack `prod` from `{base_plan}`",
         "",
-        f"138 create · 102 update · 0 replace · 0 forget · 0 delete · {base_custom - 102} unchanged",
+        "138 create · 102 update · 0 replace · 0 forget · 0 delete · "
+        f"{base_custom - 102} unchanged",
         "",
         f"> {ESTIMATE}",
     ]
