@@ -300,3 +300,78 @@ def test_terraform_installs_from_both_mirror_layouts_and_a_yank_unlists(
     finally:
         registry.stop()
         network.stop()
+
+
+# ---- bad input: one located line each --------------------------------------------------------
+
+
+def _line(file: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(file.read_text().splitlines(), 1) if needle in line)
+
+
+def test_an_unknown_platform_is_one_located_line(project: Path) -> None:
+    spec = project / "mirrors/destinations.yaml"
+    spec.write_text(
+        spec.read_text().replace("[linux/amd64, darwin/arm64]", "[linux/amd64, linux/amd46]")
+    )
+    done = mirrors("validate", "-C", str(project), cwd=project)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"mirrors/destinations.yaml:{_line(spec, 'platforms:')}: terraform_providers[0].platforms[1]: "
+        "unknown platform (got linux/amd46). Hint: did you mean 'linux/amd64'? write os/arch "
+        "with os in darwin, freebsd, linux, openbsd, solaris, windows and arch in 386, amd64, "
+        "arm, arm64\n"
+    )
+
+
+def test_a_bucket_region_the_spec_does_not_allow_is_one_located_line(project: Path) -> None:
+    spec = project / "mirrors/destinations.yaml"
+    text = spec.read_text()
+    spec.write_text(
+        text.replace(
+            "        prefix: netmirror\n        region: us-west-2",
+            "        prefix: netmirror\n        region: us-gov-west-1",
+        )
+    )
+    done = mirrors("validate", "-C", str(project), cwd=project)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"mirrors/destinations.yaml:{_line(spec, 'us-gov-west-1')}: "
+        "terraform_providers[0].destinations[1].region: bucket region is in partition "
+        "aws-us-gov, not aws (got us-gov-west-1). Hint: a provider mirror is an S3 site of the "
+        "commercial partition: pick a region of aws\n"
+    )
+
+
+def test_a_version_missing_at_the_source_is_one_located_line(project: Path) -> None:
+    spec = project / "mirrors/destinations.yaml"
+    done = mirrors("release", "add", "9.9.9", "-C", str(project), cwd=project)
+    assert (done.returncode, done.stdout) == (1, "")
+    url = spec.read_text().split("source: ", 1)[1].split("\n", 1)[0]
+    assert done.stderr == (
+        f"mirrors/destinations.yaml:{_line(spec, 'source: ')}: terraform_providers[0].source: "
+        f"provider testvendor/demo has no version 9.9.9 at the source (got {url}). Hint: "
+        "versions there: 1.0.0, 1.1.0; check that the release was published\n"
+    )
+    assert not (project / "mirrors/releases/9.9.9.yaml").exists()
+
+
+def test_a_signature_that_does_not_verify_is_one_located_line_and_nothing_is_written(
+    project: Path, source: SourceRegistry, tmp_path: Path
+) -> None:
+    source.publish("1.2.0", PLATFORMS)
+    name = f"/store/terraform-provider-{TYPE}_1.2.0_linux_amd64.zip"
+    sums = source.files[f"{name}.sums"][0]
+    other = Gpg.create(tmp_path / "other-gpg", "Mallory <m@evil.test>")
+    source.files[f"{name}.sums.sig"] = (other.sign(sums), "application/octet-stream")
+    spec = project / "mirrors/destinations.yaml"
+    done = mirrors("release", "add", "1.2.0", "-C", str(project), cwd=project)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"mirrors/destinations.yaml:{_line(spec, 'source: ')}: terraform_providers[0].source: "
+        f"signature {source.base_url}{name}.sums.sig does not verify against the source's "
+        f"published key (got {source.gpg.key_id}: ERRSIG, NO_PUBKEY). Hint: nothing was written: "
+        "the sums file or its signature is not the vendor's; do not pin this release until the "
+        "source is fixed\n"
+    )
+    assert not (project / "mirrors/releases/1.2.0.yaml").exists()
