@@ -317,7 +317,8 @@ def test_an_unknown_platform_is_one_located_line(project: Path) -> None:
     done = mirrors("validate", "-C", str(project), cwd=project)
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
-        f"mirrors/destinations.yaml:{_line(spec, 'platforms:')}: terraform_providers[0].platforms[1]: "
+        f"mirrors/destinations.yaml:{_line(spec, 'platforms:')}: "
+        "terraform_providers[0].platforms[1]: "
         "unknown platform (got linux/amd46). Hint: did you mean 'linux/amd64'? write os/arch "
         "with os in darwin, freebsd, linux, openbsd, solaris, windows and arch in 386, amd64, "
         "arm, arm64\n"
