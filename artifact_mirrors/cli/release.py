@@ -164,8 +164,9 @@ def release_add_command(
         console = stdout_console()
         console.print(table)
         console.print(
-            f"wrote {target}: {len(images)} images, {len(amis)} AMIs, "
-            f"{len(providers)} Terraform providers. Review with "
+            f"wrote {target}: {len(images)} images, {len(amis)} AMIs"
+            + (f", {len(providers)} Terraform providers" if providers else "")
+            + ". Review with "
             f"`mirrors plan --stack prod --release {version} --format markdown`",
             markup=False,
             soft_wrap=True,
