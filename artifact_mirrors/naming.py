@@ -108,3 +108,28 @@ def ami_copy_name(base: str, encrypted: bool, kms_key_id: str | None) -> str:
 def commercial_stack() -> str:
     # The StackReference a GovCloud-scoped stack reads its transfer sources from.
     return "commercial-stack"
+
+
+# ---- Terraform providers -------------------------------------------------------------------------
+
+
+def terraform_provider(provider: str) -> str:
+    return f"terraform/{provider}"
+
+
+def terraform_version(version: str, provider: str) -> str:
+    return f"{version}/terraform/{provider}"
+
+
+def terraform_aws_provider(provider: str, destination: str) -> str:
+    # Each destination's own provider (its region and profile), under the provider's component.
+    return f"terraform/{provider}@{destination}/aws"
+
+
+def terraform_object(provider: str, destination: str, key: str) -> str:
+    """One object of a provider mirror: the S3 key is its identity within the destination."""
+    return f"terraform/{provider}@{destination}/{key}"
+
+
+def terraform_invalidation(provider: str, destination: str) -> str:
+    return f"terraform/{provider}@{destination}/cloudfront-invalidation"

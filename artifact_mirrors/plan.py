@@ -18,6 +18,9 @@ JSON schema ``artifact-mirrors/plan/v1`` (additive changes only; breaking ones b
                         action: publish|unpublish, urn}],
      "repositories": [{registry, kind, repository, description, urn}],
      "providers": [{name, partition, region, profile, endpoint, urn}],
+     "terraform_providers": [{provider, destination, release, kind, bucket, key, content_type,
+                              sha256, action: publish|unpublish, urn}]
+                            (see artifact_mirrors/terraform/plan.py),
      "resources": [{urn, type, custom, parent, provider, retain_on_delete, depends_on,
                     property_dependencies: {input: [urn]}, inputs}],
      "steps": {against: {file, stack}, estimate,
@@ -56,6 +59,7 @@ from artifact_mirrors.regions import partition_of
 from artifact_mirrors.spec.errors import PathPart, SpecError
 from artifact_mirrors.spec.yamlio import Document, plain
 from artifact_mirrors.steps import Differ, Op, State, Step, plan_steps
+from artifact_mirrors.terraform import plan as terraform_plan
 
 SCHEMA = "artifact-mirrors/plan/v1"
 
@@ -273,6 +277,7 @@ def build_plan(stack: str, resources: list[ResourceRecord]) -> dict[str, Any]:
         "floating_tags": floating,
         "repositories": repositories,
         "providers": sorted(providers.values(), key=lambda p: (p["partition"], p["region"])),
+        "terraform_providers": terraform_plan.rows(resources),
         "resources": [r.state().to_json() for r in resources],
     }
     plan["summary"] = summarize(plan, resources=len(resources))
@@ -292,6 +297,7 @@ def summarize(plan: dict[str, Any], resources: int) -> dict[str, int]:
         "revocations": sum(1 for p in perms if p["action"] == "revoke"),
         "floating_tags": len(plan["floating_tags"]),
         "repositories": len(plan["repositories"]),
+        "terraform_objects": len(plan.get("terraform_providers", [])),
         "resources": resources,
     }
 
@@ -310,6 +316,9 @@ def only_release(plan: dict[str, Any], version: str) -> dict[str, Any]:
     out = dict(plan)
     out["releases"] = [r for r in plan["releases"] if r["version"] == version]
     out["floating_tags"] = [f for f in plan["floating_tags"] if f["release"] == version]
+    out["terraform_providers"] = terraform_plan.only_release(
+        plan.get("terraform_providers", []), version
+    )
     out["summary"] = summarize(out, resources=plan["summary"]["resources"])
     return out
 
@@ -426,6 +435,8 @@ def render_tables(plan: dict[str, Any]) -> list[Table]:
                 f"{ft['repository']}:{ft['tag']}", ft["release"], _short(ft["digest"]), ft["action"]
             )
         tables.append(f)
+    if plan.get("terraform_providers"):
+        tables.append(terraform_plan.table(plan["terraform_providers"]))
     return tables
 
 
@@ -447,6 +458,7 @@ T_RELEASE = "artifact-mirrors:index:ReleaseMirror"
 T_REGISTRY = "artifact-mirrors:index:RegistryMirror"
 T_AMI_MIRROR = "artifact-mirrors:index:AmiMirror"
 T_PARTITION = "artifact-mirrors:index:AwsPartition"
+T_TF_MIRROR = "artifact-mirrors:index:TerraformProviderMirror"
 
 
 class BaseError(ValueError):
@@ -504,6 +516,8 @@ def _place(urn: str, by_urn: dict[str, State]) -> tuple[str, str]:
         release = "floating tags"
     elif T_REGISTRY in types:
         release = "repositories"
+    elif T_TF_MIRROR in types:
+        release = "terraform index"
     else:
         release = "infrastructure"
     if s.type == T_IMAGE_TAG:
@@ -514,6 +528,9 @@ def _place(urn: str, by_urn: dict[str, State]) -> tuple[str, str]:
         destination = types[T_AMI_MIRROR].name.rsplit("@", 1)[-1]
     elif T_PARTITION in types:
         destination = types[T_PARTITION].name
+    elif s.name.startswith("terraform/"):
+        # terraform/PROVIDER@DESTINATION/KEY (naming.terraform_object)
+        destination = s.name.split("/", 2)[1]
     else:
         destination = "-"
     return release, destination

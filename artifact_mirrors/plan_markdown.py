@@ -137,6 +137,9 @@ class Fold:
     older_images: bool = False  # image tables of all but the newest release -> one line
     change_rows: bool = False  # step plan: the folded change rows -> only the counts
     dropped_releases: tuple[str, ...] = ()  # release sections left out (summary row kept)
+    # Other artifact kinds' object tables -> counts; folded with the tag tables, and named in
+    # the banner only when the plan has such tables.
+    other_rows: bool = False
 
 
 def _fold_notes(fold: Fold) -> list[str]:
@@ -145,6 +148,8 @@ def _fold_notes(fold: Fold) -> list[str]:
         notes.append(
             "the per-destination tag tables (each destination tag carries its image's digest)"
         )
+    if fold.other_rows:
+        notes.append("the object tables of other artifact kinds (counts kept)")
     if fold.repository_lists:
         notes.append("the repository lists (counts per registry kept)")
     if fold.older_images:
@@ -712,6 +717,8 @@ def _render(plan: Mapping[str, Any], fold: Fold) -> str:
     others = unknown_resources(plan)
     lines = [f"## Mirror plan: stack `{plan['stack']}`", "", summary_line(plan), ""]
     lines += _grant_callouts(given, taken)
+    generic = [(k, v) for k, v in plan.items() if k not in PLAN_KEYS and _is_rows(v)]
+    fold = replace(fold, other_rows=fold.tag_tables and bool(generic))
     lines += _fold_banner(fold)
     if plan["releases"]:
         extra_col = any(
@@ -730,9 +737,12 @@ def _render(plan: Mapping[str, Any], fold: Fold) -> str:
         )
     lines += floating_section(plan["floating_tags"])
     lines += repositories_section(plan, fold)
-    for key, value in plan.items():
-        if key not in PLAN_KEYS and _is_rows(value):
-            lines += _generic_rows(key.replace("_", " ").capitalize(), value)
+    for key, value in generic:
+        title = key.replace("_", " ").capitalize()
+        if fold.other_rows:
+            lines += [f"**{title}**: {plural(len(value), 'entry', 'entries')} (folded).", ""]
+        else:
+            lines += _generic_rows(title, value)
     for kind, resources in sorted(others.get("", {}).items()):
         lines += _kind_section(kind, resources)
     lines += providers_line(plan)

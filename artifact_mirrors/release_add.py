@@ -35,7 +35,7 @@ from artifact_mirrors.aws import (
 from artifact_mirrors.command_errors import BadInputError, OperationFailedError, located
 from artifact_mirrors.spec.errors import SpecErrors
 from artifact_mirrors.spec.load import load_project
-from artifact_mirrors.spec.model import AmiSpec, Spec, ami_key
+from artifact_mirrors.spec.model import AmiSpec, ReleaseProvider, Spec, ami_key
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -60,6 +60,8 @@ class ResolvedRelease:
     channel: str
     images: tuple[PinnedImage, ...]
     amis: tuple[ResolvedAmi, ...]
+    # Verified by artifact_mirrors.terraform.resolve before they get here.
+    terraform_providers: tuple[ReleaseProvider, ...] = ()
 
 
 # ---- input checks --------------------------------------------------------------------------------
@@ -290,6 +292,8 @@ def render_manifest(release: ResolvedRelease, provenance: Provenance) -> str:
             )
         )
     doc["amis"] = amis
+    if release.terraform_providers:
+        doc["terraform_providers"] = _providers_block(release.terraform_providers)
     doc.yaml_set_start_comment(header(release.version, provenance))
     yaml = YAML()
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -297,6 +301,42 @@ def render_manifest(release: ResolvedRelease, provenance: Provenance) -> str:
     buf = io.StringIO()
     yaml.dump(doc, buf)
     return buf.getvalue()
+
+
+def _providers_block(providers: tuple[ReleaseProvider, ...]) -> CommentedMap:
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    block = CommentedMap()
+    for rp in providers:
+        protocols = CommentedSeq(rp.protocols)
+        protocols.fa.set_flow_style()
+        platforms = CommentedMap()
+        for platform, p in sorted(rp.packages.items()):
+            platforms[platform] = CommentedMap(
+                [
+                    ("filename", p.filename),
+                    ("url", p.url),
+                    ("sha256", p.sha256),
+                    ("h1", p.h1),
+                    ("sums_url", p.sums_url),
+                    ("sums_sha256", p.sums_sha256),
+                    ("sums_signature_url", p.sums_signature_url),
+                    ("sums_signature_sha256", p.sums_signature_sha256),
+                ]
+            )
+        armor = rp.ascii_armor if rp.ascii_armor.endswith("\n") else rp.ascii_armor + "\n"
+        block[rp.name] = CommentedMap(
+            [
+                ("version", rp.version),
+                ("protocols", protocols),
+                (
+                    "signing_key",
+                    CommentedMap([("id", rp.key_id), ("ascii_armor", LiteralScalarString(armor))]),
+                ),
+                ("platforms", platforms),
+            ]
+        )
+    return block
 
 
 def write_manifest(
@@ -342,6 +382,11 @@ def summary_rows(release: ResolvedRelease) -> list[tuple[str, str, str, str]]:
     rows += [
         ("ami", ami_key(ami.edition, ami.arch, ami.fips), ami.id, f"{ami.region} {ami.name}")
         for ami in sorted(release.amis, key=lambda a: a.key)
+    ]
+    rows += [
+        ("terraform", f"{rp.name} {platform}", p.sha256, f"{p.filename} signed by {rp.key_id}")
+        for rp in release.terraform_providers
+        for platform, p in sorted(rp.packages.items())
     ]
     return rows
 

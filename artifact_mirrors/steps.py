@@ -90,6 +90,10 @@ FORCE_NEW: dict[str, frozenset[str]] = {
     # its providers by (partition, region), so a region change is a different provider anyway;
     # profile, allowedAccountIds, defaultTags and endpoints changes are updates.
     T_PROVIDER: frozenset(),
+    # aws.s3.BucketObjectv2 (Terraform provider mirror documents): bucket and key are ForceNew;
+    # content and contentType update in place (the Update puts the object again).
+    # https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/s3/object.go
+    "aws:s3/bucketObjectv2:BucketObjectv2": frozenset({"bucket", "key"}),
 }
 
 # Values the provider fills in when an argument is left out (so leaving it out is no change).

@@ -203,12 +203,12 @@ def dynamic_provider(type_: str) -> ResourceProvider | None:
     ``pulumi-python:dynamic/artifact-mirrors:X`` is served by class ``XProvider`` of one of the
     modules in ``components.dynamic``.
     """
-    from components.dynamic import ami, image_tag, repository
+    from components.dynamic import ami, image_tag, repository, terraform
 
     if not type_.startswith(DYNAMIC):
         return None
     name = type_[len(DYNAMIC) :] + "Provider"
-    for module in (image_tag, repository, ami):
+    for module in (image_tag, repository, ami, terraform):
         cls = getattr(module, name, None)
         if isinstance(cls, type) and issubclass(cls, ResourceProvider):
             return cls()

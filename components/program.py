@@ -24,6 +24,7 @@ from components.aws_partition import AwsProviders
 from components.images import RegistryMirror, RegistryMirrorArgs
 from components.release import ReleaseMirror, ReleaseMirrorArgs
 from components.scope import CommercialMirrors, ScopeError, scope_from_config, scoped
+from components.terraform import TerraformProviderMirror
 
 CONFIG_NAMESPACE = naming.PROJECT
 DEFAULT_SPEC = "mirrors/destinations.yaml"
@@ -57,13 +58,23 @@ def build(
                 RegistryMirrorArgs(reg, images, spec.labels, providers),
             )
 
+    terraform = {
+        p.name: TerraformProviderMirror(naming.terraform_provider(p.name), p)
+        for p in spec.terraform_providers.values()
+    }
     releases: dict[str, ReleaseMirror] = {}
     for r in project.releases:
         releases[r.name] = ReleaseMirror(
-            naming.release(r.name), ReleaseMirrorArgs(r, spec, registries, providers, commercial)
+            naming.release(r.name),
+            ReleaseMirrorArgs(r, spec, registries, providers, commercial, terraform),
         )
         if settle is not None:
             settle()
+    for name, tf_mirror in terraform.items():
+        tf_mirror.publish_index(
+            project.releases,
+            {v: r.terraform[name] for v, r in releases.items() if name in r.terraform},
+        )
 
     floating: dict[str, dict[str, str]] = {}
     for ft in compute_floating(spec.images.values(), project.releases):
@@ -85,6 +96,19 @@ def build(
     return {
         "releases": {name: r.audit for name, r in releases.items()},
         "floating_tags": floating,
+        "terraform_providers": {
+            p.name: {
+                d.name: {
+                    "kind": d.kind,
+                    "bucket": d.bucket,
+                    "prefix": d.prefix,
+                    "region": d.region,
+                    "profile": d.profile,
+                }
+                for d in p.destinations
+            }
+            for p in spec.terraform_providers.values()
+        },
     }
 
 
@@ -124,3 +148,5 @@ def run(
     # Retired releases stay in the audit: what they published where, as archived.
     kept = {r.name for r in project.releases}
     pulumi.export("archived", {v: rec for v, rec in sorted(archived.items()) if v not in kept})
+    if audit["terraform_providers"]:
+        pulumi.export("terraform_providers", audit["terraform_providers"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -15,6 +15,11 @@ from components.amis import AmiMirror, AmiMirrorArgs
 from components.aws_partition import AwsProviders
 from components.images import ImageMirror, ImageMirrorArgs, RegistryMirror
 from components.scope import CommercialMirrors
+from components.terraform import (
+    TerraformProviderMirror,
+    TerraformVersionMirror,
+    TerraformVersionMirrorArgs,
+)
 
 TYPE = f"{naming.TYPE_PREFIX}:ReleaseMirror"
 
@@ -30,11 +35,14 @@ class ReleaseMirrorArgs:
     providers: AwsProviders
     # A GovCloud-scoped stack: the commercial copies live in another stack (components.scope).
     commercial: CommercialMirrors | None = None
+    # Terraform provider name -> its mirror (components.terraform).
+    terraform: dict[str, TerraformProviderMirror] = field(default_factory=dict)
 
 
 class ReleaseMirror(pulumi.ComponentResource):
     image_tags: dict[str, ImageMirror]
     amis: dict[str, AmiMirror]
+    terraform: dict[str, TerraformVersionMirror]
     audit: dict[str, Any]
 
     def __init__(
@@ -97,6 +105,16 @@ class ReleaseMirror(pulumi.ComponentResource):
                     pulumi.ResourceOptions(parent=self),
                 )
 
+        self.terraform = {
+            name: TerraformVersionMirror(
+                naming.terraform_version(version, name),
+                TerraformVersionMirrorArgs(release, args.terraform[name]),
+                pulumi.ResourceOptions(parent=self),
+            )
+            for name in release.terraform_providers
+            if name in args.terraform
+        }
+
         self.audit = {
             "channel": release.channel,
             "yanked": release.yanked,
@@ -106,6 +124,12 @@ class ReleaseMirror(pulumi.ComponentResource):
                 f"{key.split('@')[1]}/{region}/{key.split('@')[0]}": image_id
                 for key, m in self.amis.items()
                 for region, image_id in m.image_ids.items()
+            },
+            # "PROVIDER@DESTINATION" -> S3 key -> sha256 of the object.
+            "terraform_providers": {
+                f"{name}@{dest}": objects
+                for name, m in self.terraform.items()
+                for dest, objects in m.audit.items()
             },
         }
         self.register_outputs(self.audit)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
     from artifact_mirrors.aws import ResolvedAmi
+    from artifact_mirrors.spec.model import ReleaseProvider
 
 # boto3 (~0.1 s) and the AWS library are imported inside the command, so `mirrors validate`
 # and `mirrors plan` do not pay for them.
@@ -52,6 +53,11 @@ RELEASE_ADD_HELP = (
     "\n\n"
     "The manifest is checked like `mirrors validate` before it is written, and an existing"
     " manifest is never overwritten (exit 2). Exit 1 when a tag or an AMI cannot be resolved."
+    "\n\n"
+    "Terraform providers: each platform's package from the source registry (Provider Registry"
+    " Protocol); the .sums signature is verified with gpgv against the source's published key"
+    " before anything is pinned. Exit 1 when the version or a platform is missing at the source"
+    " or a signature does not verify; nothing is written."
 )
 
 
@@ -129,7 +135,13 @@ def release_add_command(
             amis_how = release_add.describe_ami_lookup(a, version)
 
         images = release_add.resolve_images(the_spec, version, resolver)
-        resolved = release_add.ResolvedRelease(version, channel, images, amis)
+        providers: tuple[ReleaseProvider, ...] = ()
+        if the_spec.terraform_providers:
+            from artifact_mirrors.terraform.resolve import resolve_all
+
+            # Each signature is verified against the source's published key before pinning.
+            providers = resolve_all(the_spec, version)
+        resolved = release_add.ResolvedRelease(version, channel, images, amis, providers)
         text = release_add.render_manifest(
             resolved,
             release_add.Provenance(
@@ -152,7 +164,9 @@ def release_add_command(
         console = stdout_console()
         console.print(table)
         console.print(
-            f"wrote {target}: {len(images)} images, {len(amis)} AMIs. "
+            f"wrote {target}: {len(images)} images, {len(amis)} AMIs"
+            + (f", {len(providers)} Terraform providers" if providers else "")
+            + ". "
             + review_hint(root, spec_file, releases_dir, version),
             markup=False,
             soft_wrap=True,

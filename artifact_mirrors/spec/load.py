@@ -29,7 +29,7 @@ from artifact_mirrors.labels import (
     check_templates,
     image_description,
 )
-from artifact_mirrors.spec import model, schema
+from artifact_mirrors.spec import model, schema, terraform_checks
 from artifact_mirrors.spec.errors import PathPart, SpecError, SpecErrors, show_value
 from artifact_mirrors.spec.yamlio import Document, load_document, plain
 from artifact_mirrors.window import check_pins, check_window
@@ -78,6 +78,10 @@ _HINTS: dict[str, str] = {
     "not a valid name": "use lowercase letters, digits and single . _ - separators",
     "not a valid repository path": "use lowercase path components separated by /",
     "not a host name (with optional :port)": "e.g. quay.io or 127.0.0.1:5000, no scheme",
+    "not a sha256 in hex": "write 64 lowercase hex digits (mirrors release add pins them)",
+    "not a 16-digit hex GPG key id": "write the key id as the registry's download document "
+    "names it, e.g. 34365D9472D7468F",
+    "not an h1: hash": "write Terraform's h1: hash (mirrors release add computes it)",
 }
 
 
@@ -421,7 +425,10 @@ def _spec_checks(doc: Document, s: schema.DestinationsIn, out: _Collector) -> mo
     if s.window is not None:
         window = model.Window(s.window.majors, s.window.patches, tuple(s.window.pinned))
         out.extend(check_window(doc, window))
-    return model.Spec(doc.file, labels, registries, images, amis, window)
+    providers = terraform_checks.spec_providers(doc, s.terraform_providers, out, _region_problem)
+    return model.Spec(
+        doc.file, labels, registries, images, amis, window, terraform_providers=providers
+    )
 
 
 def _ami_checks(doc: Document, a: schema.AmisIn, out: _Collector) -> model.AmiSpec:
@@ -700,8 +707,17 @@ def _release_checks(
                 "resolves them by tags)",
             )
         amis.append(ami)
+    providers = terraform_checks.release_providers(doc, r, spec, out)
     return model.Release(
-        doc.file, version, r.channel, r.yanked, r.reason, images, tuple(amis), r.pinned
+        doc.file,
+        version,
+        r.channel,
+        r.yanked,
+        r.reason,
+        images,
+        tuple(amis),
+        r.pinned,
+        terraform_providers=providers,
     )
 
 

@@ -165,6 +165,32 @@ class Window:
 
 
 @dataclass(frozen=True)
+class TerraformDestination:
+    """One mirror of a Terraform provider: a bucket (+ prefix) in one protocol's layout."""
+
+    name: str
+    kind: str  # registry | network-mirror
+    bucket: str
+    prefix: str  # "" or "a/b": no leading or trailing slash
+    region: str
+    profile: str | None
+    hostname: str  # network-mirror: the host of the provider address customers keep
+    cloudfront_distribution: str | None
+    delete_yanked_files: bool
+
+
+@dataclass(frozen=True)
+class TerraformProvider:
+    name: str
+    namespace: str
+    type: str
+    source: str  # the first-party registry's base URL, https, no trailing slash
+    ca_file: str | None
+    platforms: tuple[str, ...]  # os/arch
+    destinations: tuple[TerraformDestination, ...]
+
+
+@dataclass(frozen=True)
 class Spec:
     file: Path
     labels: Labels
@@ -172,6 +198,7 @@ class Spec:
     images: dict[str, Image]
     amis: AmiSpec | None
     window: Window | None = None
+    terraform_providers: dict[str, TerraformProvider] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -196,6 +223,31 @@ class ReleaseAmi:
 
 
 @dataclass(frozen=True)
+class ProviderPackage:
+    """One provider zip of one platform, pinned: what `mirrors release add` verified."""
+
+    platform: str  # os/arch
+    filename: str
+    url: str
+    sha256: str  # hex
+    h1: str  # Terraform's h1: hash of the zip's contents (network mirror documents)
+    sums_url: str
+    sums_sha256: str
+    sums_signature_url: str
+    sums_signature_sha256: str
+
+
+@dataclass(frozen=True)
+class ReleaseProvider:
+    name: str  # the spec's terraform_providers[].name
+    version: str
+    protocols: tuple[str, ...]
+    key_id: str
+    ascii_armor: str
+    packages: dict[str, ProviderPackage]  # platform -> package
+
+
+@dataclass(frozen=True)
 class Release:
     file: Path
     version: semver.Version
@@ -205,6 +257,7 @@ class Release:
     images: dict[str, ReleaseImage]
     amis: tuple[ReleaseAmi, ...]
     pinned: bool = False
+    terraform_providers: dict[str, ReleaseProvider] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -24,6 +24,9 @@ OU_ARN_RE = re.compile(
 NAME_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
 REPO_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+SHA256_HEX_RE = re.compile(r"^[0-9a-f]{64}$")
+KEY_ID_RE = re.compile(r"^[0-9A-F]{16}$")
+H1_RE = re.compile(r"^h1:[A-Za-z0-9+/]{43}=$")
 
 
 def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
@@ -43,6 +46,7 @@ OuArn = Annotated[str, _matching(OU_ARN_RE, "not an AWS Organizations OU ARN")]
 Name = Annotated[str, _matching(NAME_RE, "not a valid name")]
 RepoPath = Annotated[str, _matching(REPO_RE, "not a valid repository path")]
 Host = Annotated[str, _matching(HOST_RE, "not a host name (with optional :port)")]
+Sha256Hex = Annotated[str, _matching(SHA256_HEX_RE, "not a sha256 in hex")]
 
 RegistryKind = Literal["dockerhub", "quay", "ecr-public", "ecr", "oci"]
 PartitionName = Literal["aws", "aws-us-gov"]
@@ -184,6 +188,30 @@ class WindowIn(Strict):
     pinned: list[str] = []
 
 
+class TerraformDestinationIn(Strict):
+    """Where a Terraform provider is mirrored: one bucket (+ prefix) in one layout."""
+
+    name: Name
+    kind: Literal["registry", "network-mirror"]
+    bucket: str
+    prefix: str = ""
+    region: str
+    profile: str | None = None
+    hostname: Host | None = None  # network-mirror: the provider address's host (default: source)
+    cloudfront_distribution: str | None = None
+    yank: Literal["keep-files", "delete-files"] = "keep-files"
+
+
+class TerraformProviderIn(Strict):
+    name: Name
+    namespace: Name
+    type: Name
+    source: str  # the first-party registry's base URL (Provider Registry Protocol)
+    tls: Tls = Tls()
+    platforms: list[str]
+    destinations: list[TerraformDestinationIn]
+
+
 class DestinationsIn(Strict):
     version: Literal[1]
     labels: Labels
@@ -192,6 +220,7 @@ class DestinationsIn(Strict):
     images: list[ImageIn] = []
     amis: AmisIn | None = None
     window: WindowIn | None = None
+    terraform_providers: list[TerraformProviderIn] = []
 
 
 # ---- releases/<version>.yaml ---------------------------------------------------------------------
@@ -211,6 +240,29 @@ class ReleaseAmiIn(Strict):
     fips: bool = False
 
 
+class SigningKeyIn(Strict):
+    id: Annotated[str, _matching(KEY_ID_RE, "not a 16-digit hex GPG key id")]
+    ascii_armor: str
+
+
+class ProviderPackageIn(Strict):
+    filename: str
+    url: str
+    sha256: Sha256Hex
+    h1: Annotated[str, _matching(H1_RE, "not an h1: hash")]
+    sums_url: str
+    sums_sha256: Sha256Hex
+    sums_signature_url: str
+    sums_signature_sha256: Sha256Hex
+
+
+class ReleaseProviderIn(Strict):
+    version: str
+    protocols: list[str] = []
+    signing_key: SigningKeyIn
+    platforms: dict[str, ProviderPackageIn]
+
+
 class ReleaseIn(Strict):
     version: str
     channel: Name = "stable"
@@ -219,3 +271,4 @@ class ReleaseIn(Strict):
     pinned: bool = False  # kept in the program whatever the window says
     images: dict[str, ReleaseImageIn] = {}
     amis: list[ReleaseAmiIn] = []
+    terraform_providers: dict[str, ReleaseProviderIn] = {}

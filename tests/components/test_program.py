@@ -47,6 +47,10 @@ def test_urns_are_stable_across_renders(resources: list[ResourceRecord]) -> None
     assert all(first[r.urn] == r.inputs for r in again)
 
 
+T_TF_FILE = "pulumi-python:dynamic/artifact-mirrors:ProviderFile"
+T_TF_DOC = "aws:s3/bucketObjectv2:BucketObjectv2"
+
+
 def test_every_resource_has_a_parent_and_published_things_are_retained(
     resources: list[ResourceRecord],
 ) -> None:
@@ -54,9 +58,10 @@ def test_every_resource_has_a_parent_and_published_things_are_retained(
     # Components and providers' parents only; nothing else hangs off the stack.
     assert top_level == {
         "15.1.6", "16.4.6", "17.5.3", "18.1.2", "18.6.6",
-        "dockerhub", "quay", "ecr-public", "aws", "aws-us-gov",
+        "dockerhub", "quay", "ecr-public", "aws", "aws-us-gov", "terraform/teleport",
     }  # fmt: skip
-    published = [r for r in resources if r.type in (T_COPY, T_LP, T_TAG)]
+    published = [r for r in resources if r.type in (T_COPY, T_LP, T_TAG, T_TF_FILE, T_TF_DOC)]
+    assert {r.type for r in published} >= {T_TF_FILE, T_TF_DOC}
     assert published and all(r.retain_on_delete for r in published)
 
 

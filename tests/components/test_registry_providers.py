@@ -47,6 +47,8 @@ def ecr_only_spec(project: Path) -> dict[str, str]:
     images_only.mkdir()
     for manifest in sorted((project / "mirrors/releases").glob("*.yaml")):
         text = manifest.read_text()
+        # Images only: no AMIs, no Terraform providers (the spec above has neither).
+        text = text.split("\nterraform_providers:", 1)[0]
         (images_only / manifest.name).write_text(text.split("\namis:", 1)[0] + "\n")
     return {
         "artifact-mirrors:spec": "mirrors/ecr-only.yaml",

@@ -95,12 +95,12 @@ def test_against_a_sixth_release_creates_it_and_moves_floating_tags_only(
     steps = json.loads(out)["steps"]
     base_custom = sum(1 for r in json.loads(base_plan.read_text())["resources"] if r["custom"])
     assert steps["summary"] == {
-        "create": 109,
-        "update": 99,
+        "create": 109 + 29,  # + the Terraform provider's 24 files and 5 documents
+        "update": 99 + 3,  # + its 2 index documents and the CloudFront invalidation
         "replace": 0,
         "forget": 0,
         "delete": 0,
-        "same": base_custom - 99,
+        "same": base_custom - 99 - 3,
     }
     assert steps["estimate"] == ESTIMATE
     assert steps["against"] == {"file": str(base_plan), "stack": "prod"}
@@ -113,6 +113,10 @@ def test_against_a_sixth_release_creates_it_and_moves_floating_tags_only(
         ("floating tags", "dockerhub"),
         ("floating tags", "ecr-public"),
         ("floating tags", "quay"),
+        ("18.6.7", "teleport@network-mirror"),
+        ("18.6.7", "teleport@registry"),
+        ("terraform index", "teleport@network-mirror"),
+        ("terraform index", "teleport@registry"),
     }
     floating = [c for c in steps["changes"] if c["release"] == "floating tags"]
     assert {(c["op"], c["kind"], tuple(c["keys"])) for c in floating} == {
@@ -123,8 +127,9 @@ def test_against_a_sixth_release_creates_it_and_moves_floating_tags_only(
         "plan", "--stack", "prod", "--against", str(base_plan), "-C", str(scenario.root)
     )
     assert (code, err) == (0, "")
-    assert "│ total         │             │    109 │     99 │       0 │      0 │      0 │" in out
-    assert out.endswith(f"{base_custom - 99} resources unchanged. {ESTIMATE}\n")
+    total = next(line for line in out.splitlines() if line.startswith("│ total "))
+    assert [c.strip() for c in total.split("│")[3:8]] == ["138", "102", "0", "0", "0"]
+    assert out.endswith(f"{base_custom - 102} resources unchanged. {ESTIMATE}\n")
 
     code, out, err = mirrors(
         "plan",
@@ -141,7 +146,8 @@ def test_against_a_sixth_release_creates_it_and_moves_floating_tags_only(
     assert out.splitlines()[:5] == [
         f"## Update of stack `prod` from `{base_plan}`",
         "",
-        f"109 create · 99 update · 0 replace · 0 forget · 0 delete · {base_custom - 99} unchanged",
+        "138 create · 102 update · 0 replace · 0 forget · 0 delete · "
+        f"{base_custom - 102} unchanged",
         "",
         f"> {ESTIMATE}",
     ]
@@ -154,6 +160,8 @@ def test_against_a_sixth_release_creates_it_and_moves_floating_tags_only(
     )
     assert "- `18`, `18.6`, `latest` -> 18.6.7 (was 18.6.6) on 3 registries x 11 images" in lines
     assert "### 18.6.7 (stable)" in lines
+    assert "| 18.6.7 | teleport@registry | 16 | 0 | 0 | 0 | 0 |" in out
+    assert "| terraform index | teleport@registry | 0 | 2 | 0 | 0 | 0 |" in out
 
 
 def test_against_a_file_that_is_not_a_plan_is_one_line_exit_2(tmp_path: Path) -> None:

@@ -30,11 +30,18 @@ def test_the_whole_shipped_stack_fits_a_github_comment() -> None:
         "> **Public:** 228 mirrored AMIs shared with every AWS account (launch permission "
         "`group=all`)."
     )
-    # Every destination's tags folded, every release's images and their sources shown.
-    assert text.count("<summary>dockerhub (`docker.io/gravitational/*`): 11 tags `") == 5
+    # The Terraform provider's 148 mirror objects push it over the limit: it folds, says what,
+    # and still lists every mirror object and where the floating tags point.
+    assert lines[6] == (
+        "> **Folded to stay under GitHub's 65,536-character comment limit:** the "
+        "per-destination tag tables (each destination tag carries its image's digest); the "
+        "object tables of other artifact kinds (counts kept). `mirrors plan --format json` has "
+        "everything."
+    )
+    assert "11 images folded." not in text
     assert f"| teleport-distroless | `{SOURCE}@{DIGEST}` |" in lines
     assert "- `18`, `18.6`, `latest` -> 18.6.6 on 3 registries x 11 images" in lines
-    assert "Folded" not in text
+    assert "**Terraform providers**: 148 entries (folded)." in lines
 
 
 def test_one_release_shows_full_digests_sources_and_grouped_floating_tags() -> None:
@@ -81,7 +88,8 @@ def test_a_stack_too_big_for_a_comment_is_folded_and_says_so(scenario: Scenario)
     banner = [line for line in text.splitlines() if line.startswith("> **Folded")]
     assert banner == [
         "> **Folded to stay under GitHub's 65,536-character comment limit:** the "
-        "per-destination tag tables (each destination tag carries its image's digest). "
-        "`mirrors plan --format json` has everything."
+        "per-destination tag tables (each destination tag carries its image's digest); the "
+        "object tables of other artifact kinds (counts kept). `mirrors plan --format json` has "
+        "everything."
     ]
     assert "- dockerhub (`docker.io/gravitational/*`): 11 tags `18.6.9`, publish" in text

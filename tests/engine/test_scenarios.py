@@ -64,10 +64,20 @@ def test_a_sixth_release_only_creates_its_resources_and_moves_floating_tags(
         ("create", "AmiTransfer"): 2,  # 2 AMIs -> us-gov-west-1
         ("create", "AmiLaunchPermission"): 38,  # 2 AMIs x 19 regions, public
         ("update", "ImageTag"): 99,  # 18, 18.6, latest x 11 images x 3 registries
+        # The Terraform provider: 4 platforms x (zip, sums, sig) x 2 destinations, and 5
+        # documents (4 download documents, 1 network mirror VERSION.json)
+        ("create", "ProviderFile"): 24,
+        ("create", "BucketObjectv2"): 5,
+        # The Terraform provider's two index documents list the versions, and CloudFront
+        # invalidates them once.
+        ("update", "BucketObjectv2"): 2,
+        ("update", "CloudFrontInvalidation"): 1,
     }
     new = by_urn(scenario.render())
     assert all("18.6.7" in s.name for s in plan.of(Op.create))
     for step in plan.of(Op.update):
+        if kind(step.type) != "ImageTag":
+            continue
         assert new[step.urn].inputs["floating"] is True
         assert new[step.urn].inputs["release"] == "18.6.7"
         assert set(step.keys) <= {"source", "digest", "release"}, step
@@ -87,9 +97,15 @@ def test_yanking_15_1_6_unpublishes_tags_revokes_grants_and_deletes_no_ami(
         # 6 AMIs x 19 regions: each retained grant is forgotten and revoked explicitly
         ("forget", "AmiLaunchPermission"): 114,
         ("create", "LaunchPermissionRevocation"): 114,
+        # The Terraform provider's two index documents list the versions, and CloudFront
+        # invalidates them once.
+        ("update", "BucketObjectv2"): 2,
+        ("update", "CloudFrontInvalidation"): 1,
     }
     news = by_urn(new)
     for step in plan.of(Op.update):
+        if kind(step.type) != "ImageTag":
+            continue
         assert step.keys == ("published",), step
         assert news[step.urn].inputs["published"] is False
         assert news[step.urn].inputs["release"] == "15.1.6"
@@ -116,6 +132,10 @@ def test_yank_also_revokes_every_snapshot_permission(scenario: Scenario, plan_of
         # 6 AMIs x 17 commercial copies x 1 account
         ("forget", "SnapshotCreateVolumePermission"): 102,
         ("create", "SnapshotPermissionRevocation"): 102,
+        # The Terraform provider's two index documents list the versions, and CloudFront
+        # invalidates them once.
+        ("update", "BucketObjectv2"): 2,
+        ("update", "CloudFrontInvalidation"): 1,
     }
     assert deleted(plan) == []
 
@@ -131,6 +151,10 @@ def test_un_yanking_grants_again_and_drops_the_revocation_records(
         ("create", "AmiLaunchPermission"): 114,
         # Deleting a revocation record touches no image (its provider's delete is a no-op).
         ("delete", "LaunchPermissionRevocation"): 114,
+        # The Terraform provider's two index documents list the versions, and CloudFront
+        # invalidates them once.
+        ("update", "BucketObjectv2"): 2,
+        ("update", "CloudFrontInvalidation"): 1,
     }
     assert {kind(s.type) for s in plan.of(Op.delete)} == {"LaunchPermissionRevocation"}
 
@@ -146,6 +170,12 @@ def test_removing_a_manifest_forgets_everything_and_unpublishes_nothing(
         ("forget", "AmiCopy"): 108,  # 6 AMIs x 18
         ("forget", "AmiTransfer"): 6,
         ("forget", "AmiLaunchPermission"): 114,
+        # The provider version's files and documents stay (forgotten, retained); only the index
+        # documents, rebuilt from the manifests, stop listing it (README: Terraform providers).
+        ("forget", "ProviderFile"): 24,
+        ("forget", "BucketObjectv2"): 5,
+        ("update", "BucketObjectv2"): 2,
+        ("update", "CloudFrontInvalidation"): 1,
     }
     assert deleted(plan) == []
 

@@ -39,6 +39,14 @@ def aws_project(project: Path) -> Path:
         f"      regions: [{', '.join(COMMERCIAL_REGIONS)}]\n",
     )
     edit(spec, "profile: teleport-govcloud", "profile: govcloud")
+    # Images and AMIs only: release add would otherwise ask terraform.releases.teleport.dev.
+    # The provider half runs against a local registry in tests/integration/aws/
+    # test_terraform_mirror.py.
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(text.split("\n# Terraform providers:", 1)[0] + "\n", encoding="utf-8")
+    for manifest in (project / RELEASES).glob("*.yaml"):
+        text = manifest.read_text(encoding="utf-8")
+        manifest.write_text(text.split("\nterraform_providers:", 1)[0] + "\n", encoding="utf-8")
     return project
 
 

@@ -1,0 +1,118 @@
+"""Check a ``.sums`` file's detached signature with Debian's ``gpgv``.
+
+Why gpgv: it is the verify-only tool apt itself uses for every archive signature (Debian package
+``gpgv``, installed on every Debian system as a dependency of apt); it keeps no state (no agent,
+no trust database), takes an explicit keyring, and reports through a machine-readable status
+channel (``--status-fd``, doc/DETAILS in GnuPG). The Python OpenPGP libraries we could use
+instead are either unmaintained (PGPy) or wrap the same GnuPG binaries (python-gnupg).
+
+gpgv reads binary keyrings, so the ASCII armor the registry publishes is decoded here: the body
+is base64 and the optional ``=XXXX`` line its CRC-24 (RFC 4880, sections 6.1 and 6.2).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+GPGV_PACKAGE = "gpgv"
+
+
+class SignatureError(ValueError):
+    """The signature does not verify against the key (or the key cannot be read)."""
+
+
+def _crc24(data: bytes) -> int:
+    crc = 0xB704CE
+    for byte in data:
+        crc ^= byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+    return crc & 0xFFFFFF
+
+
+def dearmor(armor: str) -> bytes:
+    """The binary packets of an ASCII-armored OpenPGP block."""
+    lines = [line.strip() for line in armor.strip().splitlines()]
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith("-----BEGIN PGP "))
+        end = next(i for i, line in enumerate(lines) if line.startswith("-----END PGP "))
+    except StopIteration:
+        raise SignatureError("not an ASCII-armored OpenPGP block") from None
+    body = lines[start + 1 : end]
+    # Armor headers ("Version: ...", "Comment: ...") end at the first blank line.
+    if "" in body:
+        body = body[body.index("") + 1 :]
+    checksum = None
+    if body and body[-1].startswith("="):
+        checksum = body.pop()[1:]
+    try:
+        data = base64.b64decode("".join(body), validate=True)
+    except binascii.Error as exc:
+        raise SignatureError(f"armor is not base64: {exc}") from None
+    if checksum is not None:
+        try:
+            expected = int.from_bytes(base64.b64decode(checksum), "big")
+        except binascii.Error:
+            raise SignatureError("armor checksum is not base64") from None
+        if _crc24(data) != expected:
+            raise SignatureError("armor checksum does not match")
+    return data
+
+
+@dataclass(frozen=True)
+class GoodSignature:
+    key_id: str  # long key id (16 hex) of the key that made the signature
+    primary_fingerprint: str
+
+    def matches(self, key_id: str) -> bool:
+        """True when ``key_id`` names the signing (sub)key or its primary key."""
+        wanted = key_id.upper()
+        return wanted in (self.key_id, self.primary_fingerprint[-16:])
+
+
+def gpgv_binary() -> str:
+    path = shutil.which("gpgv")
+    if path is None:
+        raise SignatureError(f"gpgv not found on PATH: apt-get install {GPGV_PACKAGE}")
+    return path
+
+
+def verify_detached(data: bytes, signature: bytes, ascii_armor: str) -> GoodSignature:
+    """Verify ``signature`` over ``data`` with exactly the key in ``ascii_armor``."""
+    keyring = dearmor(ascii_armor)
+    with tempfile.TemporaryDirectory(prefix="mirrors-gpgv-") as tmp:
+        root = Path(tmp)
+        (root / "keyring.gpg").write_bytes(keyring)
+        (root / "data").write_bytes(data)
+        (root / "data.sig").write_bytes(signature)
+        proc = subprocess.run(
+            [
+                gpgv_binary(),
+                "--homedir",
+                str(root),
+                "--status-fd",
+                "1",
+                "--keyring",
+                str(root / "keyring.gpg"),
+                str(root / "data.sig"),
+                str(root / "data"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    status = [line.split() for line in proc.stdout.splitlines() if line.startswith("[GNUPG:] ")]
+    good = next((s for s in status if s[1] == "GOODSIG"), None)
+    valid = next((s for s in status if s[1] == "VALIDSIG"), None)
+    if proc.returncode != 0 or good is None or valid is None:
+        words = [s[1] for s in status if s[1] in ("BADSIG", "ERRSIG", "NO_PUBKEY", "NODATA")]
+        raise SignatureError(", ".join(dict.fromkeys(words)) or f"gpgv exit {proc.returncode}")
+    return GoodSignature(key_id=good[2].upper(), primary_fingerprint=valid[-1].upper())
