@@ -118,6 +118,7 @@ def write_outputs(stack: Stack, *, yanked: bool = False) -> None:
             "reason": "CVE-2026-0001 in the bundled OpenSSL" if is_yanked else None,
             "images": {stack.ref(tag): digest},
             "amis": {},
+            "terraform_providers": {},
         }
 
     floating = {"release": "17.0.1", "digest": stack.new, "published": "true"}
@@ -127,6 +128,7 @@ def write_outputs(stack: Stack, *, yanked: bool = False) -> None:
             "17.0.1": release("17.0.1", stack.new, False),
         },
         "floating_tags": {stack.ref("17"): floating, stack.ref("17.0"): floating},
+        "archived": {},  # no release has left the supported-release window
     }
     (stack.root / "outputs.json").write_text(json.dumps(outputs), encoding="utf-8")
 
