@@ -6,7 +6,7 @@ program `pulumi up` runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from artifact_mirrors.archive import archive_dir, load_archive
 from artifact_mirrors.floating import compute_floating
 from artifact_mirrors.spec.errors import SpecErrors
 from artifact_mirrors.spec.load import load_project
-from artifact_mirrors.spec.model import Project
+from artifact_mirrors.spec.model import Project, Release
 from artifact_mirrors.window import windowed
 from components import preflight
 from components.aws_partition import AwsProviders
@@ -41,6 +41,7 @@ def build(
     project: Project,
     commercial: CommercialMirrors | None = None,
     settle: Callable[[], None] | None = None,
+    listed: Sequence[Release] | None = None,
 ) -> dict[str, Any]:
     """Declare every resource; return the audit record (release -> destination -> digest/AMI).
 
@@ -71,8 +72,10 @@ def build(
         if settle is not None:
             settle()
     for name, tf_mirror in terraform.items():
+        # ``listed``: also the releases the window retired; their files stay (retained), so the
+        # index keeps them installable: leaving the window unpublishes nothing.
         tf_mirror.publish_index(
-            project.releases,
+            listed if listed is not None else project.releases,
             {v: r.terraform[name] for v, r in releases.items() if name in r.terraform},
         )
 
@@ -142,7 +145,7 @@ def run(
     if scope.commercial_stack:
         aws = whole.spec.amis.partitions.get("aws") if whole.spec.amis else None
         commercial = CommercialMirrors(scope.commercial_stack, aws, offline=offline)
-    audit = build(project, commercial, settle)
+    audit = build(project, commercial, settle, listed=scoped(whole, scope).releases)
     pulumi.export("releases", audit["releases"])
     pulumi.export("floating_tags", audit["floating_tags"])
     # Retired releases stay in the audit: what they published where, as archived.

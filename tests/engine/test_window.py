@@ -37,7 +37,9 @@ def forgotten_releases(plan: StepPlan) -> Counter[str]:
     for s in plan.of(Op.forget):
         if not s.custom:
             continue
-        if kind(s.type) == "ImageTag":  # REGISTRY/REPOSITORY:TAG, a release tag or a floating one
+        if s.name.startswith("terraform/"):  # a provider version's files and documents
+            out["terraform"] += 1
+        elif kind(s.type) == "ImageTag":  # REGISTRY/REPOSITORY:TAG, a release tag or a floating one
             tag = s.name.rsplit(":", 1)[1]
             out[tag if tag.count(".") == 2 else "floating"] += 1
         else:  # VERSION/EDITION@...
@@ -48,6 +50,9 @@ def forgotten_releases(plan: StepPlan) -> Counter[str]:
 # 15.1.6: 33 tags + 6 AMIs x (18 copies + 1 transfer + 19 grants); 18.1.2 pins images only.
 RETIRED_15_1_6 = 33 + 6 * 38
 RETIRED_18_1_2 = 33
+# A retired release's Terraform provider version: 4 platforms x 3 files x 2 destinations and 5
+# documents, forgotten (retained); the index documents keep listing it.
+RETIRED_TF = 29
 
 
 def test_three_majors_one_patch_forgets_the_rest_and_unpublishes_nothing(
@@ -64,6 +69,7 @@ def test_three_majors_one_patch_forgets_the_rest_and_unpublishes_nothing(
         # 15, 15.1 and 18.1 x 11 images x 3 registries: no release of theirs in the window, so
         # they stay where they point, out of the program
         "floating": 99,
+        "terraform": 2 * RETIRED_TF,
     }
     assert {op for op, _ in counts(plan)} == {"forget"}
     assert deleted(plan) == []
@@ -80,7 +86,11 @@ def test_a_release_exactly_at_the_edge_stays_until_the_next_one(
     add_release(scenario, "18.6.7")
     plan = plan_of(base, scenario.render())
 
-    assert forgotten_releases(plan) == {"18.1.2": RETIRED_18_1_2, "floating": 33}  # 18.1
+    assert forgotten_releases(plan) == {
+        "18.1.2": RETIRED_18_1_2,
+        "floating": 33,
+        "terraform": RETIRED_TF,
+    }  # 18.1
     assert counts(plan) == {
         ("forget", "ImageTag"): 33 + 33,
         ("create", "ImageTag"): 33,
@@ -88,6 +98,14 @@ def test_a_release_exactly_at_the_edge_stays_until_the_next_one(
         ("create", "AmiTransfer"): 2,
         ("create", "AmiLaunchPermission"): 38,
         ("update", "ImageTag"): 99,  # 18, 18.6, latest move to 18.6.7
+        # 18.6.7's provider version in, 18.1.2's forgotten (retained, still listed); the index
+        # documents list 18.6.7 too, and CloudFront invalidates them
+        ("create", "ProviderFile"): 24,
+        ("create", "BucketObjectv2"): 5,
+        ("forget", "ProviderFile"): 24,
+        ("forget", "BucketObjectv2"): 5,
+        ("update", "BucketObjectv2"): 2,
+        ("update", "CloudFrontInvalidation"): 1,
     }
     assert deleted(plan) == []
 
@@ -99,13 +117,19 @@ def test_a_new_major_enters_and_the_oldest_leaves(
     add_release(scenario, "19.0.0")
     plan = plan_of(base, scenario.render())
 
-    assert forgotten_releases(plan) == {"15.1.6": RETIRED_15_1_6, "floating": 66}
+    assert forgotten_releases(plan) == {
+        "15.1.6": RETIRED_15_1_6,
+        "floating": 66,
+        "terraform": RETIRED_TF,
+    }
     assert all("19.0.0" in s.name or kind(s.type) == "ImageTag" for s in plan.of(Op.create))
     assert Counter(kind(s.type) for s in plan.of(Op.create) if s.custom) == {
         "ImageTag": 33 + 66,  # 19.0.0's tags, and the new floating tags 19 and 19.0
         "AmiCopy": 36,
         "AmiTransfer": 2,
         "AmiLaunchPermission": 38,
+        "ProviderFile": 24,  # 19.0.0's provider version
+        "BucketObjectv2": 5,
     }
     assert deleted(plan) == []
 
@@ -119,7 +143,11 @@ def test_a_pinned_release_stays(base: list[State], scenario: Scenario, plan_of: 
     plan = plan_of(base, new)
 
     assert releases_in(new) == ["15.1.6", "16.4.6", "17.5.3", "18.6.6"]
-    assert forgotten_releases(plan) == {"18.1.2": RETIRED_18_1_2, "floating": 33}
+    assert forgotten_releases(plan) == {
+        "18.1.2": RETIRED_18_1_2,
+        "floating": 33,
+        "terraform": RETIRED_TF,
+    }
     assert deleted(plan) == []
 
 
@@ -128,7 +156,11 @@ def test_a_pin_in_the_spec_stays(base: list[State], scenario: Scenario, plan_of:
     new = scenario.render()
 
     assert releases_in(new) == ["16.4.6", "17.5.3", "18.1.2", "18.6.6"]
-    assert forgotten_releases(plan_of(base, new)) == {"15.1.6": RETIRED_15_1_6, "floating": 66}
+    assert forgotten_releases(plan_of(base, new)) == {
+        "15.1.6": RETIRED_15_1_6,
+        "floating": 66,
+        "terraform": RETIRED_TF,
+    }
 
 
 def test_yanking_a_release_outside_the_window_keeps_it_for_the_yank(
@@ -142,13 +174,24 @@ def test_yanking_a_release_outside_the_window_keeps_it_for_the_yank(
     assert releases_in(new) == ["15.1.6", "16.4.6", "17.5.3", "18.6.6"]
     news = by_urn(new)
     # 15.1.6's grants give way to revocations, as in any yank
-    assert forgotten_releases(plan) == {"15.1.6": 114, "18.1.2": RETIRED_18_1_2, "floating": 33}
+    assert forgotten_releases(plan) == {
+        "15.1.6": 114,
+        "18.1.2": RETIRED_18_1_2,
+        "floating": 33,
+        "terraform": RETIRED_TF,
+    }
     assert counts(plan) == {
         ("update", "ImageTag"): 99,  # 33 release tags + 66 floating tags unpublished
         ("forget", "AmiLaunchPermission"): 114,
         ("create", "LaunchPermissionRevocation"): 114,
         ("forget", "ImageTag"): 33 + 33,
+        # 18.1.2's provider version forgotten (still listed); the yanked 15.1.6 leaves the index
+        ("forget", "ProviderFile"): 24,
+        ("forget", "BucketObjectv2"): 5,
+        ("update", "BucketObjectv2"): 2,
+        ("update", "CloudFrontInvalidation"): 1,
     }
     for step in plan.of(Op.update):
-        assert news[step.urn].inputs["published"] is False
+        if kind(step.type) == "ImageTag":
+            assert news[step.urn].inputs["published"] is False
     assert deleted(plan) == []
