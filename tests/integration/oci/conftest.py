@@ -13,7 +13,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
+from artifact_mirrors.cli.copy import register
 from artifact_mirrors.oci import CredentialStore, Registries, RetryPolicy
 from tests.integration.oci.images import Pusher, SourceImages, push_source_set
 from tests.integration.oci.proxy import FaultProxy
@@ -136,3 +139,23 @@ def src_pusher(src_registry: RegistryServer) -> Iterator[Pusher]:
 def repo_name() -> str:
     """A fresh destination repository per test."""
     return f"mirror/t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    """A root app with only `mirrors copy` registered, as the real CLI registers it."""
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """Test root (forces sub-command mode, like the real CLI)."""
+
+    register(app)
+    return app
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    # No stray credentials from the machine running the tests.
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    return CliRunner()

@@ -14,30 +14,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from artifact_mirrors.cli.copy import register
 from tests.integration.oci.images import Pusher, SourceImages
 from tests.integration.oci.servers import CertAuthority, RegistryServer, start_registry
 
 pytestmark = pytest.mark.registry
-
-
-@pytest.fixture
-def app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test root (forces sub-command mode, like the real CLI)."""
-
-    register(app)
-    return app
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    # No stray credentials from the machine running the tests.
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
-    return CliRunner()
 
 
 def insecure(*servers: RegistryServer) -> list[str]:

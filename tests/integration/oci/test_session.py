@@ -21,7 +21,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from artifact_mirrors.cli.copy import register
 from artifact_mirrors.oci import RetryPolicy, UnreachableError, copy_image
 from artifact_mirrors.oci.client import Registries
 from artifact_mirrors.oci.env import INSECURE_ENV
@@ -190,18 +189,6 @@ def test_one_provider_process_reads_each_blob_once_for_every_mirror(
     create_all(server, props)
     again, _ = traffic(source_registry, after_cold)
     assert again.blob_bytes_served == 0
-
-
-@pytest.fixture
-def app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test root (forces sub-command mode, like the real CLI)."""
-
-    register(app)
-    return app
 
 
 def test_copy_to_several_mirrors_reads_the_source_once(

@@ -17,29 +17,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from typer.testing import CliRunner
 
-from artifact_mirrors.cli.copy import register
 from tests.integration.oci.images import Pusher, push_image, push_signature
 from tests.integration.oci.servers import RegistryServer
 
 pytestmark = pytest.mark.registry
-
-
-@pytest.fixture
-def app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test root (forces sub-command mode, like the real CLI)."""
-
-    register(app)
-    return app
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))  # no stray credentials
-    return CliRunner()
 
 
 class Vendor:
