@@ -13,14 +13,18 @@ from typing import Annotated
 
 import typer
 
-from artifact_mirrors.cli.common import ProjectDirOpt, command, display, project_root
-from artifact_mirrors.command_errors import BadInputError, located
+from artifact_mirrors.cli.common import (
+    ProjectDirOpt,
+    StackOpt,
+    command,
+    display,
+    existing_stack_file,
+    project_root,
+)
 
 
 def archive_command(
-    stack: Annotated[
-        str, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")
-    ],
+    stack: StackOpt,
     outputs: Annotated[
         Path | None,
         typer.Option(
@@ -39,11 +43,7 @@ def archive_command(
 
     with command():
         root = project_root(project_dir)
-        stack_file = verify_cmd.stack_file(root, stack)
-        if not stack_file.is_file():
-            raise BadInputError(
-                located(str(display(stack_file)), "stack not found", stack, "see stacks/")
-            )
+        stack_file = existing_stack_file(root, stack)
         spec_file, releases_dir = verify_cmd.stack_paths(root, stack, display(stack_file))
         project = load_project(display(spec_file), display(releases_dir))
         if outputs is not None:

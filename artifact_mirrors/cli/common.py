@@ -66,6 +66,10 @@ def project_root(project_dir: Path | None) -> Path:
     )
 
 
+StackOpt = Annotated[
+    str, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")
+]
+
 ProjectDirOpt = Annotated[
     Path | None,
     typer.Option(
@@ -75,6 +79,24 @@ ProjectDirOpt = Annotated[
         file_okay=False,
     ),
 ]
+
+
+def existing_stack_file(root: Path, stack: str) -> Path:
+    """``stacks/Pulumi.<stack>.yaml``, or a located error that lists the stacks there."""
+    file = root / "stacks" / f"Pulumi.{stack}.yaml"
+    if not file.is_file():
+        known = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml")
+        )
+        raise BadInputError(
+            located(
+                str(display(file)),
+                "stack not found",
+                stack,
+                f"stacks here: {', '.join(known) or 'none'}",
+            )
+        )
+    return file
 
 
 def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:

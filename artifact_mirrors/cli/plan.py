@@ -13,13 +13,15 @@ from rich.console import Console
 from artifact_mirrors.cli.common import (
     Command,
     ProjectDirOpt,
+    StackOpt,
     display,
+    existing_stack_file,
     fail,
     load_or_fail,
     project_dir_or_fail,
     stdout_console,
 )
-from artifact_mirrors.command_errors import located
+from artifact_mirrors.command_errors import BadInputError, located
 from artifact_mirrors.spec.errors import SpecErrors
 
 if TYPE_CHECKING:
@@ -34,9 +36,7 @@ class PlanFormat(StrEnum):
 
 
 def plan(
-    stack: Annotated[
-        str, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")
-    ],
+    stack: StackOpt,
     release: Annotated[
         str | None,
         typer.Option(
@@ -99,15 +99,10 @@ def plan(
             raise fail(
                 located(str(display(against)), exc.problem, exc.got, hint, "--against")
             ) from None
-    stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        known = sorted(
-            p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml")
-        )
-        raise fail(
-            f"{display(stack_file)}: stack not found (got {stack}). "
-            f"Hint: stacks here: {', '.join(known) or 'none'}"
-        )
+    try:
+        existing_stack_file(root, stack)
+    except BadInputError as exc:
+        raise fail(str(exc)) from None
     exported: dict[str, Any] = {}
     resources, meta, project = _render(root, stack, exported)
     if fmt is PlanFormat.outputs:

@@ -16,8 +16,10 @@ from artifact_mirrors.cli.common import (
     Command,
     Format,
     ProjectDirOpt,
+    StackOpt,
     command,
     display,
+    existing_stack_file,
     project_root,
     stdout_console,
 )
@@ -52,9 +54,7 @@ VERIFY_HELP = (
 
 
 def verify_command(
-    stack: Annotated[
-        str, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")
-    ],
+    stack: StackOpt,
     outputs: Annotated[
         Path | None,
         typer.Option(
@@ -120,20 +120,7 @@ def verify_command(
                 )
             )
         root = project_root(project_dir)
-        stack_file = verify_cmd.stack_file(root, stack)
-        if not stack_file.is_file():
-            known = sorted(
-                p.name[len("Pulumi.") : -len(".yaml")]
-                for p in (root / "stacks").glob("Pulumi.*.yaml")
-            )
-            raise BadInputError(
-                located(
-                    str(display(stack_file)),
-                    "stack not found",
-                    stack,
-                    f"stacks here: {', '.join(known) or 'none'}",
-                )
-            )
+        stack_file = existing_stack_file(root, stack)
         spec_file, releases_dir = verify_cmd.stack_paths(root, stack, display(stack_file))
         project = load_project(display(spec_file), display(releases_dir))
         if outputs is not None:

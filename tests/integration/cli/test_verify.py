@@ -270,8 +270,17 @@ def test_outputs_file_not_found(aws_project: Path, runner: CliRunner) -> None:
     )
 
 
-def test_unknown_stack(aws_project: Path, runner: CliRunner) -> None:
-    result = runner.invoke(app, ["verify", "--stack", "qa", "--outputs", "outputs.json"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["verify", "--stack", "qa", "--outputs", "outputs.json"],
+        ["plan", "--stack", "qa"],
+        ["archive", "--stack", "qa", "--outputs", "outputs.json"],
+    ],
+)
+def test_unknown_stack(aws_project: Path, runner: CliRunner, args: list[str]) -> None:
+    """Every command that takes --stack names the missing file and the stacks that exist."""
+    result = runner.invoke(app, args)
 
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == (
