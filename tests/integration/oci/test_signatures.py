@@ -13,30 +13,13 @@ from pathlib import Path
 
 import pytest
 import typer
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from typer.testing import CliRunner
 
 from tests.integration.oci.images import Pusher, push_image, push_signature
 from tests.integration.oci.servers import RegistryServer
+from tests.integration.oci.signing import Vendor
 
 pytestmark = pytest.mark.registry
-
-
-class Vendor:
-    """A key pair: ``sign`` as the vendor's cosign would, ``pub`` the PEM it publishes."""
-
-    def __init__(self, directory: Path, name: str) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.pub = directory / name
-        self.pub.write_bytes(
-            self.key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
-
-    def sign(self, payload: bytes) -> bytes:
-        return self.key.sign(payload, ec.ECDSA(hashes.SHA256()))
 
 
 @pytest.fixture
@@ -96,7 +79,11 @@ def test_a_validly_signed_image_is_copied_with_its_signature(
 @pytest.mark.parametrize(
     ("case", "reason"),
     [
-        ("unsigned", "no signature (no {tag} tag)"),
+        (
+            "unsigned",
+            "no signature (no {tag} tag, no sigstore bundle referrer in the referrers API or "
+            "the {fallback} tag)",
+        ),
         ("wrong key", "no signature verifies with cosign.pub"),
         ("tampered payload", "no signature verifies with cosign.pub"),
         ("another digest", "the signature is for another digest ({other})"),
@@ -127,7 +114,9 @@ def test_a_bad_signature_is_refused_before_any_byte_is_written(
     elif case == "not signed at all":
         push_signature(src_pusher, repo, digest)  # random bytes where the signature goes
     code, out, err = _copy(runner, app, src_registry, dst_registry, repo, vendor.pub)
-    why = reason.format(tag=digest.replace(":", "-") + ".sig", other=other)
+    why = reason.format(
+        tag=digest.replace(":", "-") + ".sig", fallback=digest.replace(":", "-"), other=other
+    )
     assert (code, out) == (1, "")
     assert err == (
         f"copy failed: source {src_registry.host}/{repo}@{digest}: not validly signed: {why}. "
