@@ -1,0 +1,170 @@
+"""The spec's signature policy where it runs (issue 12): `mirrors release add` refuses to pin,
+ImageTag refuses to copy, `mirrors verify --deep` reports every mirror's signature.
+
+Keys and certificates are made here, signatures follow cosign's formats (tests/integration/oci/
+signing.py), everything is pushed to real docker-registry servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from artifact_mirrors.cli import app
+from artifact_mirrors.oci.env import INSECURE_ENV
+from tests.integration.oci.images import Pusher, push_image, push_signature
+from tests.integration.oci.servers import RegistryServer
+from tests.integration.oci.signing import Vendor, push_bundle
+
+pytestmark = pytest.mark.registry
+
+IDENTITY = "https://github.com/vendor/app/.github/workflows/release.yaml@refs/heads/main"
+ISSUER = "https://token.actions.githubusercontent.com"
+SPEC = """\
+version: 1
+labels:
+  image_description: templates/image-description.j2
+  image_full_description: templates/image-full-description.md.j2
+  ami_description: templates/ami-description.j2
+defaults:
+  image:
+    verify:
+      required: true
+      keys: [keys/cosign.pub]
+      keyless:
+        - identity: {identity}
+          issuer: {issuer}
+          trusted_root: keys/trusted_root.json
+registries:
+  - {{name: local, kind: oci, host: {dst}, namespace: mirror, insecure: true}}
+images:
+  - name: app
+    source: {source}
+    registries: [local]
+"""
+
+
+@pytest.fixture
+def vendor(project: Path) -> Vendor:
+    keys = project / "mirrors/keys"
+    keys.mkdir()
+    # Not a usable root (no Fulcio CA, no Rekor key): every keyless case here is refused by the
+    # identity/issuer policy before sigstore-python would need one.
+    (keys / "trusted_root.json").write_text(
+        json.dumps({"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"})
+    )
+    return Vendor(keys, "cosign.pub")
+
+
+@pytest.fixture
+def release(
+    project: Path,
+    vendor: Vendor,
+    src_registry: RegistryServer,
+    dst_registry: RegistryServer,
+    src_pusher: Pusher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[], tuple[str, str]]:
+    """A spec whose one image requires a signature; each call pushes a fresh source
+    repository with release 17.0.1 and returns (source repository, digest)."""
+
+    def make() -> tuple[str, str]:
+        repo = f"vendor/{os.urandom(4).hex()}"
+        (project / "mirrors/destinations.yaml").write_text(
+            SPEC.format(
+                identity=IDENTITY,
+                issuer=ISSUER,
+                dst=dst_registry.host,
+                source=f"{src_registry.host}/{repo}",
+            )
+        )
+        desc = push_image(src_pusher, repo, "linux/amd64", [os.urandom(256)], ref="17.0.1")
+        return repo, str(desc["digest"])
+
+    for manifest in (project / "mirrors/releases").glob("*.yaml"):
+        manifest.unlink()
+    monkeypatch.setenv(INSECURE_ENV, src_registry.host)
+    return make
+
+
+def test_release_add_pins_a_validly_signed_digest(
+    project: Path,
+    release: Callable[[], tuple[str, str]],
+    src_pusher: Pusher,
+    vendor: Vendor,
+) -> None:
+    repo, digest = release()
+    push_bundle(src_pusher, repo, digest, vendor)
+    result = CliRunner().invoke(app, ["release", "add", "17.0.1"])
+    assert result.exit_code == 0, result.stderr
+    assert "signed by cosign.pub (sigstore bundle)" in result.stdout
+    assert f"digest: {digest}" in (project / "mirrors/releases/17.0.1.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        (
+            "unsigned",
+            "no signature (no {sig} tag, no sigstore bundle referrer in the referrers API or "
+            "the {fallback} tag)",
+        ),
+        ("wrong key", "no signature verifies with cosign.pub"),
+        ("tampered payload", "no signature verifies with cosign.pub"),
+        ("another digest", "the signature is for another digest ({other})"),
+        (
+            "keyless identity",
+            "certificate identity https://github.com/mallory/app/.github/workflows/x.yaml@"
+            f"refs/heads/main is not the policy's ({IDENTITY})",
+        ),
+        (
+            "keyless issuer",
+            f"certificate issuer https://accounts.example.com is not the policy's ({ISSUER})",
+        ),
+    ],
+)
+def test_release_add_refuses_to_pin_a_digest_without_a_valid_signature(
+    project: Path,
+    release: Callable[[], tuple[str, str]],
+    src_registry: RegistryServer,
+    src_pusher: Pusher,
+    vendor: Vendor,
+    tmp_path: Path,
+    case: str,
+    reason: str,
+) -> None:
+    repo, digest = release()
+    other = push_image(src_pusher, repo, "linux/arm64", [os.urandom(64)])["digest"]
+    if case == "wrong key":
+        push_signature(src_pusher, repo, digest, sign=Vendor(tmp_path, "mallory.pub").sign)
+    elif case == "tampered payload":
+        push_signature(src_pusher, repo, digest, sign=vendor.sign, tamper=True)
+    elif case == "another digest":
+        push_signature(src_pusher, repo, digest, sign=vendor.sign, signed_digest=other)
+    elif case == "keyless identity":
+        signer = Vendor(tmp_path, "ephemeral.pub")
+        cert = signer.certificate(
+            "https://github.com/mallory/app/.github/workflows/x.yaml@refs/heads/main", ISSUER
+        )
+        push_bundle(src_pusher, repo, digest, signer, dsse=True, certificate=cert)
+    elif case == "keyless issuer":
+        signer = Vendor(tmp_path, "ephemeral.pub")
+        cert = signer.certificate(IDENTITY, "https://accounts.example.com")
+        push_bundle(src_pusher, repo, digest, signer, certificate=cert)
+    result = CliRunner().invoke(app, ["release", "add", "17.0.1"])
+    source = f"{src_registry.host}/{repo}"
+    why = reason.format(
+        sig=digest.replace(":", "-") + ".sig", fallback=digest.replace(":", "-"), other=other
+    )
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"{source}@{digest}: not validly signed: {why} (image app). Hint: nothing was written; "
+        f"the policy requires a signature: `cosign verify --key cosign.pub {source}@{digest}` "
+        "shows what the vendor signed\n"
+    )
+    assert list((project / "mirrors/releases").glob("*.yaml")) == []
