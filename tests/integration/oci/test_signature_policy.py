@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from artifact_mirrors.cli import app
 from artifact_mirrors.oci.env import INSECURE_ENV
+from artifact_mirrors.oci.signatures import VerifyKey
+from artifact_mirrors.spec.model import PolicyKey, VerifyPolicy
+from components.dynamic.image_tag import ImageTagProvider
 from tests.integration.oci.images import Pusher, push_image, push_signature
 from tests.integration.oci.servers import RegistryServer
 from tests.integration.oci.signing import Vendor, push_bundle
+from tests.providers.harness import ProviderError, ProviderServer, provider_server, urn
 
 pytestmark = pytest.mark.registry
 
@@ -168,3 +173,112 @@ def test_release_add_refuses_to_pin_a_digest_without_a_valid_signature(
         "shows what the vendor signed\n"
     )
     assert list((project / "mirrors/releases").glob("*.yaml")) == []
+
+
+# ---- ImageTag, through the real provider server ---------------------------------------------
+
+TYPE = "pulumi-python:dynamic/artifact-mirrors:ImageTag"
+
+
+@pytest.fixture(scope="module")
+def server(src_registry: RegistryServer, dst_registry: RegistryServer) -> Iterator[ProviderServer]:
+    with provider_server({INSECURE_ENV: f"{src_registry.host},{dst_registry.host}"}) as running:
+        yield running
+
+
+def _policy(vendor: Vendor, *, required: bool = True) -> dict[str, Any]:
+    fingerprint = VerifyKey.from_pem("cosign.pub", vendor.pem).fingerprint
+    key = PolicyKey("cosign.pub", vendor.pem.decode(), fingerprint)
+    return VerifyPolicy(required, (key,)).props()
+
+
+def _tag_props(
+    src: RegistryServer, dst: RegistryServer, repo: str, digest: str, verify: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "registry": "test",
+        "release": "17.0.1",
+        "source": f"{src.host}/{repo}@{digest}",
+        "repository": f"{dst.host}/mirror/{repo}",
+        "tag": "17.0.1",
+        "digest": digest,
+        "floating": False,
+        "published": True,
+        "signatures": True,
+        "registry_kind": "oci",
+        "insecure": False,
+        "tls_verify": True,
+        "ca_file": None,
+        "credentials": {"source": "docker-config"},
+        "verify": verify,
+        "platforms": None,
+        "signature_digests": None,
+    }
+
+
+def test_image_tag_copies_a_validly_signed_image_with_its_signatures(
+    server: ProviderServer,
+    src_registry: RegistryServer,
+    dst_registry: RegistryServer,
+    src_pusher: Pusher,
+    dst_pusher: Pusher,
+    tmp_path: Path,
+) -> None:
+    vendor = Vendor(tmp_path, "cosign.pub")
+    repo = f"vendor/{os.urandom(4).hex()}"
+    digest = str(push_image(src_pusher, repo, "linux/amd64", [os.urandom(256)])["digest"])
+    sig = push_signature(src_pusher, repo, digest, sign=vendor.sign)["digest"]
+    drv = server.driver(ImageTagProvider())
+    res = urn(f"test/{repo}:17.0.1", TYPE)
+    news = _tag_props(src_registry, dst_registry, repo, digest, _policy(vendor))
+    created = drv.create(res, drv.check(res, None, news).inputs)
+    assert dst_pusher.tag_digest(f"mirror/{repo}", "17.0.1") == digest
+    assert dst_pusher.tag_digest(f"mirror/{repo}", digest.replace(":", "-") + ".sig") == sig
+    # The policy is public data in state: the key's PEM and fingerprint, nothing else.
+    assert set(created.outputs["verify"]) == {"required", "keys", "keyless"}
+    assert created.outputs["verify"]["keys"][0]["pem"] == vendor.pem.decode()
+
+
+@pytest.mark.parametrize("case", ["unsigned", "wrong key", "another digest"])
+def test_image_tag_create_refuses_a_source_without_a_valid_signature(
+    server: ProviderServer,
+    src_registry: RegistryServer,
+    dst_registry: RegistryServer,
+    src_pusher: Pusher,
+    dst_pusher: Pusher,
+    tmp_path: Path,
+    case: str,
+) -> None:
+    vendor = Vendor(tmp_path, "cosign.pub")
+    repo = f"vendor/{os.urandom(4).hex()}"
+    digest = str(push_image(src_pusher, repo, "linux/amd64", [os.urandom(256)])["digest"])
+    other = str(push_image(src_pusher, repo, "linux/arm64", [os.urandom(64)])["digest"])
+    if case == "wrong key":
+        push_bundle(src_pusher, repo, digest, Vendor(tmp_path, "mallory.pub"), dsse=True)
+        reason = "the bundle's signature verifies with none of cosign.pub"
+    elif case == "another digest":
+        push_bundle(src_pusher, repo, digest, vendor, signed_digest=other)
+        reason = f"the bundle is for another digest ({other})"
+    else:
+        fallback = digest.replace(":", "-")
+        reason = (
+            f"no signature (no {fallback}.sig tag, no sigstore bundle referrer in the referrers "
+            f"API or the {fallback} tag)"
+        )
+    drv = server.driver(ImageTagProvider())
+    res = urn(f"test/{repo}:17.0.1", TYPE)
+    news = _tag_props(src_registry, dst_registry, repo, digest, _policy(vendor))
+    with pytest.raises(ProviderError) as err:
+        drv.create(res, drv.check(res, None, news).inputs)
+    assert str(err.value) == (
+        f"{dst_registry.host}/mirror/{repo}:17.0.1: {src_registry.host}/{repo}@{digest}: not "
+        f"validly signed: {reason}. Hint: nothing was copied; the image's verify policy requires "
+        "a valid signature of this digest at the source"
+    )
+    # Not the tag, not the manifest, not a blob of it.
+    assert dst_pusher.tag_digest(f"mirror/{repo}", "17.0.1") is None
+    assert dst_pusher.http.head(f"/v2/mirror/{repo}/manifests/{digest}").status_code == 404
+    # A policy that only reports lets the same copy through (verify --deep reports it).
+    reported = _tag_props(src_registry, dst_registry, repo, digest, _policy(vendor, required=False))
+    drv.create(res, reported)
+    assert dst_pusher.tag_digest(f"mirror/{repo}", "17.0.1") == digest
