@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from artifact_mirrors.cli import app
+from artifact_mirrors.oci import Registries, copy_image
 from artifact_mirrors.oci.env import INSECURE_ENV
 from artifact_mirrors.oci.signatures import VerifyKey
 from artifact_mirrors.spec.model import PolicyKey, VerifyPolicy
@@ -46,11 +47,13 @@ defaults:
           issuer: {issuer}
           trusted_root: keys/trusted_root.json
 registries:
-  - {{name: local, kind: oci, host: {dst}, namespace: mirror, insecure: true}}
+  - {{name: mirror-a, kind: oci, host: {dst}, namespace: a, insecure: true}}
+  - {{name: mirror-b, kind: oci, host: {dst}, namespace: b, insecure: true}}
 images:
   - name: app
     source: {source}
-    registries: [local]
+    repository: {repository}
+    registries: [mirror-a, mirror-b]
 """
 
 
@@ -86,6 +89,7 @@ def release(
                 issuer=ISSUER,
                 dst=dst_registry.host,
                 source=f"{src_registry.host}/{repo}",
+                repository=repo,
             )
         )
         desc = push_image(src_pusher, repo, "linux/amd64", [os.urandom(256)], ref="17.0.1")
@@ -282,3 +286,84 @@ def test_image_tag_create_refuses_a_source_without_a_valid_signature(
     reported = _tag_props(src_registry, dst_registry, repo, digest, _policy(vendor, required=False))
     drv.create(res, reported)
     assert dst_pusher.tag_digest(f"mirror/{repo}", "17.0.1") == digest
+
+
+# ---- mirrors verify --deep -------------------------------------------------------------------
+
+
+def _outputs(project: Path, refs: list[str], digest: str) -> None:
+    """What `pulumi stack output --json` prints after `pulumi up` (components/program.py)."""
+    release = {
+        "channel": "stable",
+        "yanked": False,
+        "reason": None,
+        "images": {ref: digest for ref in refs},
+        "amis": {},
+        "terraform_providers": {},
+    }
+    outputs = {"releases": {"17.0.1": release}, "floating_tags": {}, "archived": {}}
+    (project / "outputs.json").write_text(json.dumps(outputs), encoding="utf-8")
+
+
+def test_verify_deep_reports_the_signature_valid_or_invalid_at_every_mirror(
+    project: Path,
+    release: Callable[[], tuple[str, str]],
+    src_registry: RegistryServer,
+    dst_registry: RegistryServer,
+    src_pusher: Pusher,
+    dst_pusher: Pusher,
+    registries: Registries,
+    vendor: Vendor,
+    tmp_path: Path,
+) -> None:
+    repo, digest = release()
+    push_signature(src_pusher, repo, digest, sign=vendor.sign)
+    assert CliRunner().invoke(app, ["release", "add", "17.0.1"]).exit_code == 0
+    mirrors = [f"{dst_registry.host}/{ns}/{repo}" for ns in ("a", "b")]
+    for mirror in mirrors:  # as ImageTag copies: the image with its signatures
+        copy_image(f"{src_registry.host}/{repo}@{digest}", mirror, "17.0.1", registries=registries)
+    _outputs(project, [f"{m}:17.0.1" for m in mirrors], digest)
+    args = ["verify", "--stack", "prod", "--outputs", "outputs.json", "--images-only", "--deep"]
+
+    result = CliRunner().invoke(app, [*args, "--format", "json"])
+    assert (result.exit_code, result.stderr) == (0, ""), result.stdout
+    doc = json.loads(result.stdout)
+    assert doc["findings"] == []
+    assert doc["signatures"] == [
+        {
+            "release": "17.0.1",
+            "image": "app",
+            "registry": registry,
+            "mirror": f"{mirror}@{digest}",
+            "valid": True,
+            "detail": "signed by cosign.pub",
+            "required": True,
+        }
+        for registry, mirror in zip(("mirror-a", "mirror-b"), mirrors, strict=True)
+    ]
+    table = CliRunner().invoke(app, args)
+    assert "signatures at the mirrors: 2 valid, 0 invalid" in table.stdout
+
+    # Mirror b altered afterwards: its .sig now holds someone else's signature.
+    push_signature(dst_pusher, f"b/{repo}", digest, sign=Vendor(tmp_path, "mallory.pub").sign)
+    result = CliRunner().invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert [(s["registry"], s["valid"], s["detail"]) for s in doc["signatures"]] == [
+        ("mirror-a", True, "signed by cosign.pub"),
+        ("mirror-b", False, "no signature verifies with cosign.pub"),
+    ]
+    errors = [f for f in doc["findings"] if f["severity"] == "error"]
+    assert errors == [
+        {
+            "severity": "error",
+            "release": "17.0.1",
+            "key": "app",
+            "region": "mirror-b",
+            "image_id": f"{mirrors[1]}@{digest}",
+            "check": "signature",
+            "expected": "validly signed (verify policy)",
+            "actual": "no signature verifies with cosign.pub",
+            "kind": "image",
+        }
+    ]
