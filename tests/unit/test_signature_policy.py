@@ -133,3 +133,36 @@ def test_bad_policy_is_one_located_line_at_the_defaults(
     result = CliRunner().invoke(app, ["validate"])
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == message + "\n"
+
+
+def test_the_plan_shows_the_policy_per_image(project: Path, keys: Path) -> None:
+    edit(
+        project / SPEC,
+        DEFAULTS,
+        DEFAULTS + "    verify: {required: true, keys: [keys/cosign.pub]}\n",
+    )
+    edit(project / SPEC, IMAGE, IMAGE + "    verify: {keys: [keys/release.pub]}\n")
+    fp = {
+        name: VerifyKey.from_pem(name, (keys / name).read_bytes()).fingerprint[:19]
+        for name in ("cosign.pub", "release.pub")
+    }
+    result = CliRunner().invoke(app, ["plan", "--stack", "prod", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    policies = {p["source"]: p for p in json.loads(result.stdout)["signature_policies"]}
+    assert len(policies) == 11
+    assert policies["public.ecr.aws/gravitational/teleport-distroless"] == {
+        "source": "public.ecr.aws/gravitational/teleport-distroless",
+        "required": True,
+        "policy": f"required: key cosign.pub ({fp['cosign.pub']})",
+    }
+    assert policies["public.ecr.aws/gravitational/tbot-distroless"] == {
+        "source": "public.ecr.aws/gravitational/tbot-distroless",
+        "required": False,
+        "policy": f"reported only: key release.pub ({fp['release.pub']})",
+    }
+    markdown = CliRunner().invoke(app, ["plan", "--stack", "prod", "--format", "markdown"])
+    assert "**Signature policies**: 11 images, 10 required\n" in markdown.stdout
+    assert (
+        f"| `public.ecr.aws/gravitational/tbot-distroless` | no | reported only: key "
+        f"release.pub ({fp['release.pub']}) |" in markdown.stdout
+    )
