@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.integration.oci.images import OCI_INDEX, OCI_MANIFEST, Pusher, dumps, sha256
+from tests.integration.oci.sigstore_instance import SigstoreInstance
 
 BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 EMPTY = "application/vnd.oci.empty.v1+json"
@@ -79,13 +80,16 @@ def push_bundle(
     signed_digest: str | None = None,
     tamper: bool = False,
     certificate: bytes | None = None,
+    log: SigstoreInstance | None = None,
 ) -> str:
     """A sigstore bundle for ``subject`` as an OCI referrer, listed in its fallback tag.
 
     messageSignature: the signature over the signed manifest's bytes (what ``cosign sign``
     signs), its digest in ``messageDigest``; ``dsse``: an in-toto statement whose subject is the
     digest, signed over DSSE's PAE. ``signed_digest`` names another image; ``tamper`` changes what
-    was signed after signing; no ``vendor``: random bytes as the signature. Returns the
+    was signed after signing; no ``vendor``: random bytes as the signature. ``certificate`` makes
+    it keyless; ``log`` then records the signature in that instance's Rekor (messageSignature
+    only: a hashedrekord entry) so that sigstore-python can verify the whole bundle. Returns the
     referrer's digest.
     """
     target = signed_digest or subject
@@ -128,6 +132,11 @@ def push_bundle(
         else {"publicKey": {"hint": ""}}
     )
     material["tlogEntries"] = []
+    if log is not None:
+        assert certificate is not None and not dsse
+        cert = x509.load_der_x509_certificate(certificate)
+        digest = bytes.fromhex(target.split(":")[1])
+        material["tlogEntries"] = [log.log_hashedrekord(cert, signature, digest)]
     bundle = dumps({"mediaType": BUNDLE, "verificationMaterial": material, **content})
     raw_subject, subject_type = p.raw_manifest(repo, subject)
     referrer = dumps(

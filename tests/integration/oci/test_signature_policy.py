@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner
 
 from artifact_mirrors.cli import app
@@ -22,15 +23,23 @@ from artifact_mirrors.oci.env import INSECURE_ENV
 from artifact_mirrors.oci.signatures import VerifyKey
 from artifact_mirrors.spec.model import PolicyKey, VerifyPolicy
 from components.dynamic.image_tag import ImageTagProvider
-from tests.integration.oci.images import Pusher, push_image, push_signature
+from tests.integration.oci.images import (
+    OCI_INDEX,
+    Pusher,
+    dumps,
+    push_image,
+    push_signature,
+)
 from tests.integration.oci.servers import RegistryServer
 from tests.integration.oci.signing import Vendor, push_bundle
+from tests.integration.oci.sigstore_instance import SigstoreInstance
 from tests.providers.harness import ProviderError, ProviderServer, provider_server, urn
 
 pytestmark = pytest.mark.registry
 
 IDENTITY = "https://github.com/vendor/app/.github/workflows/release.yaml@refs/heads/main"
 ISSUER = "https://token.actions.githubusercontent.com"
+MALLORY = "https://github.com/mallory/app/.github/workflows/x.yaml@refs/heads/main"
 SPEC = """\
 version: 1
 labels:
@@ -58,14 +67,16 @@ images:
 
 
 @pytest.fixture
-def vendor(project: Path) -> Vendor:
+def sigstore() -> SigstoreInstance:
+    return SigstoreInstance()
+
+
+@pytest.fixture
+def vendor(project: Path, sigstore: SigstoreInstance) -> Vendor:
     keys = project / "mirrors/keys"
     keys.mkdir()
-    # Not a usable root (no Fulcio CA, no Rekor key): every keyless case here is refused by the
-    # identity/issuer policy before sigstore-python would need one.
-    (keys / "trusted_root.json").write_text(
-        json.dumps({"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"})
-    )
+    # The test instance's Fulcio CA, CT log and Rekor keys: what keyless bundles are verified by.
+    (keys / "trusted_root.json").write_text(sigstore.trusted_root())
     return Vendor(keys, "cosign.pub")
 
 
@@ -305,7 +316,10 @@ def _outputs(project: Path, refs: list[str], digest: str) -> None:
     (project / "outputs.json").write_text(json.dumps(outputs), encoding="utf-8")
 
 
+@pytest.mark.parametrize("how", [".sig", "keyless"])
 def test_verify_deep_reports_the_signature_valid_or_invalid_at_every_mirror(
+    how: str,
+    sigstore: SigstoreInstance,
     project: Path,
     release: Callable[[], tuple[str, str]],
     src_registry: RegistryServer,
@@ -317,7 +331,12 @@ def test_verify_deep_reports_the_signature_valid_or_invalid_at_every_mirror(
     tmp_path: Path,
 ) -> None:
     repo, digest = release()
-    push_signature(src_pusher, repo, digest, sign=vendor.sign)
+    if how == "keyless":
+        _keyless(src_pusher, repo, digest, sigstore, tmp_path)
+        signed = f"signed by {IDENTITY} (sigstore bundle)"
+    else:
+        push_signature(src_pusher, repo, digest, sign=vendor.sign)
+        signed = "signed by cosign.pub"
     assert CliRunner().invoke(app, ["release", "add", "17.0.1"]).exit_code == 0
     mirrors = [f"{dst_registry.host}/{ns}/{repo}" for ns in ("a", "b")]
     for mirror in mirrors:  # as ImageTag copies: the image with its signatures
@@ -336,7 +355,7 @@ def test_verify_deep_reports_the_signature_valid_or_invalid_at_every_mirror(
             "registry": registry,
             "mirror": f"{mirror}@{digest}",
             "valid": True,
-            "detail": "signed by cosign.pub",
+            "detail": signed,
             "required": True,
         }
         for registry, mirror in zip(("mirror-a", "mirror-b"), mirrors, strict=True)
@@ -344,14 +363,21 @@ def test_verify_deep_reports_the_signature_valid_or_invalid_at_every_mirror(
     table = CliRunner().invoke(app, args)
     assert "signatures at the mirrors: 2 valid, 0 invalid" in table.stdout
 
-    # Mirror b altered afterwards: its .sig now holds someone else's signature.
-    push_signature(dst_pusher, f"b/{repo}", digest, sign=Vendor(tmp_path, "mallory.pub").sign)
+    # Mirror b altered afterwards: its signature is now someone else's.
+    if how == "keyless":
+        empty = dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []})
+        dst_pusher.manifest(f"b/{repo}", digest.replace(":", "-"), empty, OCI_INDEX)
+        _keyless(dst_pusher, f"b/{repo}", digest, sigstore, tmp_path, identity=MALLORY)
+        invalid = f"certificate identity {MALLORY} is not the policy's ({IDENTITY})"
+    else:
+        push_signature(dst_pusher, f"b/{repo}", digest, sign=Vendor(tmp_path, "mallory.pub").sign)
+        invalid = "no signature verifies with cosign.pub"
     result = CliRunner().invoke(app, [*args, "--format", "json"])
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert [(s["registry"], s["valid"], s["detail"]) for s in doc["signatures"]] == [
-        ("mirror-a", True, "signed by cosign.pub"),
-        ("mirror-b", False, "no signature verifies with cosign.pub"),
+        ("mirror-a", True, signed),
+        ("mirror-b", False, invalid),
     ]
     errors = [f for f in doc["findings"] if f["severity"] == "error"]
     assert errors == [
@@ -363,7 +389,72 @@ def test_verify_deep_reports_the_signature_valid_or_invalid_at_every_mirror(
             "image_id": f"{mirrors[1]}@{digest}",
             "check": "signature",
             "expected": "validly signed (verify policy)",
-            "actual": "no signature verifies with cosign.pub",
+            "actual": invalid,
             "kind": "image",
         }
     ]
+
+
+def _keyless(
+    p: Pusher, repo: str, digest: str, sigstore: SigstoreInstance, tmp_path: Path, **kw: Any
+) -> None:
+    """A keyless signature as cosign makes it: an ephemeral key, a certificate from (the test)
+    Fulcio for IDENTITY/ISSUER, the signature logged in (the test) Rekor."""
+    signer = Vendor(tmp_path, f"ephemeral-{os.urandom(2).hex()}.pub")
+    cert = sigstore.issue(signer.key, kw.pop("identity", IDENTITY), kw.pop("issuer", ISSUER))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    push_bundle(p, repo, digest, signer, certificate=der, log=sigstore, **kw)
+
+
+def test_release_add_pins_a_valid_keyless_signature(
+    project: Path,
+    release: Callable[[], tuple[str, str]],
+    src_pusher: Pusher,
+    sigstore: SigstoreInstance,
+    tmp_path: Path,
+) -> None:
+    repo, digest = release()
+    _keyless(src_pusher, repo, digest, sigstore, tmp_path)
+    result = CliRunner().invoke(app, ["release", "add", "17.0.1"])
+    assert result.exit_code == 0, result.stderr
+    assert f"digest: {digest}" in (project / "mirrors/releases/17.0.1.yaml").read_text()
+    assert "(sigstore bundle)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("case", "why"),
+    [
+        (
+            "not from the trusted Fulcio",
+            "failed to build timestamp certificate chain: validation failed: candidates "
+            "exhausted: signature does not match",
+        ),
+        ("tampered signature", "Signature is invalid for input"),
+    ],
+)
+def test_release_add_refuses_keyless_bundles_that_sigstore_rejects(
+    project: Path,
+    release: Callable[[], tuple[str, str]],
+    src_registry: RegistryServer,
+    src_pusher: Pusher,
+    sigstore: SigstoreInstance,
+    tmp_path: Path,
+    case: str,
+    why: str,
+) -> None:
+    repo, digest = release()
+    if case == "tampered signature":
+        _keyless(src_pusher, repo, digest, sigstore, tmp_path, tamper=True)
+    else:
+        # Same identity and issuer, but another instance's Fulcio, CT log and Rekor.
+        _keyless(src_pusher, repo, digest, SigstoreInstance(), tmp_path)
+    result = CliRunner().invoke(app, ["release", "add", "17.0.1"])
+    source = f"{src_registry.host}/{repo}"
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"{source}@{digest}: not validly signed: the bundle's signature does not verify against "
+        f"trusted_root.json ({why}) (image app). Hint: nothing was written; the policy requires "
+        f"a signature: `cosign verify --key cosign.pub {source}@{digest}` shows what the vendor "
+        "signed\n"
+    )
+    assert list((project / "mirrors/releases").glob("*.yaml")) == []
