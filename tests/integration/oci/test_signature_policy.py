@@ -21,7 +21,7 @@ from artifact_mirrors.cli import app
 from artifact_mirrors.oci import Registries, copy_image
 from artifact_mirrors.oci.env import INSECURE_ENV
 from artifact_mirrors.oci.signatures import VerifyKey
-from artifact_mirrors.spec.model import PolicyKey, VerifyPolicy
+from artifact_mirrors.spec.model import KeylessPolicy, PolicyKey, VerifyPolicy
 from components.dynamic.image_tag import ImageTagProvider
 from tests.integration.oci.images import (
     OCI_INDEX,
@@ -458,3 +458,36 @@ def test_release_add_refuses_keyless_bundles_that_sigstore_rejects(
         "signed\n"
     )
     assert list((project / "mirrors/releases").glob("*.yaml")) == []
+
+
+def test_image_tag_verifies_keyless_with_the_trusted_root_from_its_inputs(
+    server: ProviderServer,
+    src_registry: RegistryServer,
+    dst_registry: RegistryServer,
+    src_pusher: Pusher,
+    dst_pusher: Pusher,
+    sigstore: SigstoreInstance,
+    tmp_path: Path,
+) -> None:
+    # The provider process has no spec: identity, issuer and trusted root come with the inputs.
+    policy = VerifyPolicy(
+        True, keyless=(KeylessPolicy(IDENTITY, ISSUER, "root.json", sigstore.trusted_root()),)
+    ).props()
+    repo = f"vendor/{os.urandom(4).hex()}"
+    digest = str(push_image(src_pusher, repo, "linux/amd64", [os.urandom(256)])["digest"])
+    other = str(push_image(src_pusher, repo, "linux/arm64", [os.urandom(64)])["digest"])
+    _keyless(src_pusher, repo, digest, sigstore, tmp_path, issuer="https://accounts.example.com")
+    _keyless(src_pusher, repo, other, sigstore, tmp_path)
+    drv = server.driver(ImageTagProvider())
+    res = urn(f"test/{repo}:17.0.1", TYPE)
+    with pytest.raises(ProviderError) as err:
+        drv.create(res, _tag_props(src_registry, dst_registry, repo, digest, policy))
+    assert str(err.value) == (
+        f"{dst_registry.host}/mirror/{repo}:17.0.1: {src_registry.host}/{repo}@{digest}: not "
+        f"validly signed: certificate issuer https://accounts.example.com is not the policy's "
+        f"({ISSUER}). Hint: nothing was copied; the image's verify policy requires a valid "
+        "signature of this digest at the source"
+    )
+    assert dst_pusher.http.head(f"/v2/mirror/{repo}/manifests/{digest}").status_code == 404
+    drv.create(res, _tag_props(src_registry, dst_registry, repo, other, policy))
+    assert dst_pusher.tag_digest(f"mirror/{repo}", "17.0.1") == other
