@@ -57,6 +57,7 @@ from rich.table import Table
 
 from artifact_mirrors.regions import partition_of
 from artifact_mirrors.spec.errors import PathPart, SpecError
+from artifact_mirrors.spec.model import VerifyPolicy
 from artifact_mirrors.spec.yamlio import Document, plain
 from artifact_mirrors.steps import Differ, Op, State, Step, plan_steps
 from artifact_mirrors.terraform import plan as terraform_plan
@@ -163,8 +164,18 @@ def build_plan(stack: str, resources: list[ResourceRecord]) -> dict[str, Any]:
         return releases[version]
 
     floating: list[dict[str, Any]] = []
+    policies: dict[str, dict[str, Any]] = {}
     for t in by_type[T_IMAGE_TAG]:
         i = t.inputs
+        policy = VerifyPolicy.from_props(i.get("verify"))
+        if policy is not None:
+            # One row per first-party repository: every tag of an image carries its policy.
+            source = str(i["source"]).partition("@")[0]
+            policies[source] = {
+                "source": source,
+                "required": policy.required,
+                "policy": policy.describe(),
+            }
         row = {
             "registry": i["registry"],
             "repository": i["repository"],
@@ -280,6 +291,9 @@ def build_plan(stack: str, resources: list[ResourceRecord]) -> dict[str, Any]:
         "terraform_providers": terraform_plan.rows(resources),
         "resources": [r.state().to_json() for r in resources],
     }
+    if policies:
+        # Issue 12: what each image's signatures are checked against before it is published.
+        plan["signature_policies"] = [policies[k] for k in sorted(policies)]
     plan["summary"] = summarize(plan, resources=len(resources))
     return plan
 
@@ -437,6 +451,13 @@ def render_tables(plan: dict[str, Any]) -> list[Table]:
         tables.append(f)
     if plan.get("terraform_providers"):
         tables.append(terraform_plan.table(plan["terraform_providers"]))
+    if plan.get("signature_policies"):
+        sp = Table(title="Signature policies")
+        for col in ("source", "policy"):
+            sp.add_column(col, overflow="fold")
+        for row in plan["signature_policies"]:
+            sp.add_row(row["source"], row["policy"])
+        tables.append(sp)
     return tables
 
 

@@ -72,6 +72,7 @@ PLAN_KEYS = frozenset(
         "providers",
         "resources",
         "steps",
+        "signature_policies",
     }
 )
 # Inputs worth a column when a resource kind is unknown here, in this order.
@@ -736,6 +737,7 @@ def _render(plan: Mapping[str, Any], fold: Fold) -> str:
             r, fold, newest=r["version"] == newest, others=others.get(r["version"], {})
         )
     lines += floating_section(plan["floating_tags"])
+    lines += signature_policies_section(plan)
     lines += repositories_section(plan, fold)
     for key, value in generic:
         title = key.replace("_", " ").capitalize()
@@ -748,6 +750,17 @@ def _render(plan: Mapping[str, Any], fold: Fold) -> str:
     lines += providers_line(plan)
     del s
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def signature_policies_section(plan: Mapping[str, Any]) -> list[str]:
+    """Never folded: what each image must be signed by before it is published (issue 12)."""
+    rows = plan.get("signature_policies") or []
+    if not rows:
+        return []
+    required = sum(1 for r in rows if r["required"])
+    head = f"**Signature policies**: {plural(len(rows), 'image')}, {required} required"
+    body = [[code(r["source"]), "yes" if r["required"] else "no", cell(r["policy"])] for r in rows]
+    return [head, "", *table(["source", "required", "policy"], body), ""]
 
 
 def versions_newest(plan: Mapping[str, Any]) -> str | None:

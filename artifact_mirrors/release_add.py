@@ -35,13 +35,18 @@ from artifact_mirrors.aws import (
 from artifact_mirrors.command_errors import BadInputError, OperationFailedError, located
 from artifact_mirrors.spec.errors import SpecErrors
 from artifact_mirrors.spec.load import load_project
-from artifact_mirrors.spec.model import AmiSpec, ReleaseProvider, Spec, ami_key
+from artifact_mirrors.spec.model import AmiSpec, Image, ReleaseProvider, Spec, ami_key
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
+    from artifact_mirrors.oci.signatures import Verdict
+
 ImageResolver = Callable[[str], tuple[str, list[str]] | None]
 """``"<repository>:<tag>"`` -> ``(digest, platforms)``, or None when the tag does not exist."""
+
+SignatureChecker = Callable[[Image, str], "Verdict"]
+"""(image, digest) -> what the image's ``verify:`` policy makes of the digest at its source."""
 
 JSON_HINT = 'write {"IMAGE": {"digest": "sha256:…", "platforms": ["linux/amd64", …]}, …}'
 
@@ -52,6 +57,7 @@ class PinnedImage:
     ref: str  # the tag that was resolved, e.g. public.ecr.aws/gravitational/teleport:17.0.1
     digest: str
     platforms: tuple[str, ...]
+    signature: str = ""  # what the image's verify policy found ("" without a policy)
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,56 @@ def json_image_resolver(file: Path, display: Path, spec: Spec, version: str) -> 
             )
         )
     return by_ref.get
+
+
+def default_signature_checker() -> SignatureChecker:
+    """Check at the image's first-party source (plain HTTP only for MIRRORS_INSECURE_REGISTRIES)."""
+    from artifact_mirrors.oci.client import Registries
+    from artifact_mirrors.oci.env import insecure_registries
+    from artifact_mirrors.oci.errors import MirrorError
+    from artifact_mirrors.oci.reference import parse_reference
+    from artifact_mirrors.oci.signatures import check_policy
+
+    def checker(image: Image, digest: str) -> Verdict:
+        assert image.verify is not None
+        src = parse_reference(image.source)
+        try:
+            with Registries(insecure=insecure_registries()) as regs:
+                return check_policy(regs.client(src.registry), src.repository, digest, image.verify)
+        except MirrorError as exc:
+            raise OperationFailedError(f"{image.source}@{digest}: cannot check its signature: "
+                                       f"{exc} (image {image.name})") from None  # fmt: skip
+
+    return checker
+
+
+def check_signatures(
+    spec: Spec, pinned: tuple[PinnedImage, ...], checker: SignatureChecker
+) -> tuple[PinnedImage, ...]:
+    """Every image with a ``verify:`` policy, checked at its source before anything is written;
+    ``required: true`` refuses a digest without a valid signature (exit 1, nothing written)."""
+    out: list[PinnedImage] = []
+    for im in pinned:
+        image = spec.images[im.name]
+        if image.verify is None:
+            out.append(im)
+            continue
+        verdict = checker(image, im.digest)
+        if verdict.ok:
+            out.append(replace(im, signature=verdict.reason))
+            continue
+        if image.verify.required:
+            key = " ".join(f"--key {k.name}" for k in image.verify.keys) or " ".join(
+                f"--certificate-identity {k.identity} --certificate-oidc-issuer {k.issuer}"
+                for k in image.verify.keyless[:1]
+            )
+            raise OperationFailedError(
+                f"{image.source}@{im.digest}: not validly signed: {verdict.reason} (image "
+                f"{image.name}). Hint: nothing was written; the policy requires a signature: "
+                f"`cosign verify {key} {image.source}@{im.digest}` shows what the vendor signed"
+            )
+        out.append(replace(im, signature=f"not validly signed: {verdict.reason} (not required)"))
+    return tuple(out)
 
 
 def resolve_images(spec: Spec, version: str, resolver: ImageResolver) -> tuple[PinnedImage, ...]:
@@ -378,7 +434,15 @@ def write_manifest(
 
 def summary_rows(release: ResolvedRelease) -> list[tuple[str, str, str, str]]:
     """(kind, name, pinned identity, detail) for the summary table."""
-    rows = [("image", im.name, im.digest, ", ".join(im.platforms)) for im in release.images]
+    rows = [
+        (
+            "image",
+            im.name,
+            im.digest,
+            "; ".join(filter(None, (", ".join(im.platforms), im.signature))),
+        )
+        for im in release.images
+    ]
     rows += [
         ("ami", ami_key(ami.edition, ami.arch, ami.fips), ami.id, f"{ami.region} {ami.name}")
         for ami in sorted(release.amis, key=lambda a: a.key)

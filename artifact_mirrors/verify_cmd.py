@@ -24,9 +24,9 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -38,6 +38,9 @@ from artifact_mirrors.mirror_tags import MIRROR_EDITION, MIRROR_RELEASE, mirror_
 from artifact_mirrors.regions import partition_of
 from artifact_mirrors.spec.model import PartitionTarget, Project, Release
 from artifact_mirrors.steps import COMPUTED
+
+if TYPE_CHECKING:
+    from artifact_mirrors.verify_images import SignatureReport
 
 SCHEMA = "artifact-mirrors/verify/v1"
 CONFIG_NAMESPACE = "artifact-mirrors"  # naming.PROJECT; the stack config keys' namespace
@@ -339,7 +342,13 @@ def expectations(
 # ---- rendering -----------------------------------------------------------------------------------
 
 
-def to_json(stack: str, findings: Sequence[Finding], checked: int, images_checked: int = 0) -> str:
+def to_json(
+    stack: str,
+    findings: Sequence[Finding],
+    checked: int,
+    images_checked: int = 0,
+    signatures: Sequence[SignatureReport] = (),
+) -> str:
     """Stable schema ``artifact-mirrors/verify/v1``; changes are additive.
 
     ``checked``: AMIs looked at; ``images_checked``: image tags looked at. Each finding has a
@@ -369,6 +378,9 @@ def to_json(stack: str, findings: Sequence[Finding], checked: int, images_checke
             for f in sorted(findings, key=order)
         ],
     }
+    if signatures:
+        # --deep with verify: policies: every mirror's verdict, valid ones included.
+        doc["signatures"] = [asdict(r) for r in signatures]
     return json.dumps(doc, indent=2) + "\n"
 
 

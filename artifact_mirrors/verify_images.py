@@ -19,7 +19,11 @@ https://docs.docker.com/docker-hub/usage/pulls/):
 ``deep``, once per (registry, repository, digest) that passed: the mirror serves every manifest
 of the tree (index and children) with the source's exact bytes, and every cosign
 ``.sig/.att/.sbom`` tag the source has for those manifests exists at the mirror with the same
-digest (the copier copies them all: artifact_mirrors/oci/copy.py).
+digest (the copier copies them all: artifact_mirrors/oci/copy.py). An image with a ``verify:``
+policy also has its signature verified at every mirror (artifact_mirrors/oci/signatures.py, the
+``.sig`` tag and sigstore bundle referrers the mirror serves): each verdict is reported
+(:class:`SignatureReport`); an invalid one is an error when the policy requires a signature, a
+warning when it only reports.
 
 Warnings (exit 0): tags the manifests ask for that the outputs do not list, floating tags the
 manifests would move, a deployed digest that differs from the manifest. All mean "the stack is
@@ -33,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artifact_mirrors.aws.types import Finding, Severity
 from artifact_mirrors.command_errors import BadInputError, located
@@ -45,8 +49,12 @@ from artifact_mirrors.oci.env import insecure_registries
 from artifact_mirrors.oci.errors import MirrorError
 from artifact_mirrors.oci.reference import parse_reference, validate_digest
 from artifact_mirrors.oci.settings import ConfigLookup, registries_for
-from artifact_mirrors.spec.model import Image, Project, Registry
+from artifact_mirrors.oci.signatures import check_policy
+from artifact_mirrors.spec.model import Image, Project, Registry, VerifyPolicy
 from artifact_mirrors.window import windowed
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 KIND = "image"
 UNKNOWN = "-"  # image / registry name of a repository the spec does not list
@@ -77,6 +85,7 @@ class ExpectedTag:
     floating: bool
     source: str | None = None  # the first-party repository (None: not in the spec)
     signatures: bool = True
+    verify: VerifyPolicy | None = None  # the image's signature policy
 
     @property
     def reference(self) -> str:
@@ -191,6 +200,7 @@ def _expected(
         floating,
         image.source,
         image.signatures,
+        image.verify,
     )
 
 
@@ -410,7 +420,63 @@ def _check_tag(
     return [_finding(t, Severity.ERROR, t.check, want, actual)], False
 
 
-def _check_deep(t: ExpectedTag, pool: RegistryPool) -> list[Finding]:
+@dataclass(frozen=True)
+class SignatureReport:
+    """The verdict of an image's signature policy on one mirror's copy of one digest."""
+
+    release: str
+    image: str
+    registry: str
+    mirror: str  # repository@digest
+    valid: bool
+    detail: str  # "signed by cosign.pub" or why not
+    required: bool
+
+
+def _check_mirror_signature(
+    t: ExpectedTag, dst_c: RegistryClient, dst_repo: str
+) -> tuple[list[Finding], list[SignatureReport]]:
+    if t.verify is None:
+        return [], []
+    mirror = f"{t.repository}@{t.digest}"
+    verdict = check_policy(dst_c, dst_repo, t.digest, t.verify)
+    report = SignatureReport(
+        t.release, t.image, t.registry, mirror, verdict.ok, verdict.reason, t.verify.required
+    )
+    if verdict.ok:
+        return [], [report]
+    severity = Severity.ERROR if t.verify.required else Severity.WARNING
+    finding = _finding(
+        t, severity, CHECK_SIGNATURE, "validly signed (verify policy)", verdict.reason, mirror
+    )
+    return [finding], [report]
+
+
+def _check_deep(t: ExpectedTag, pool: RegistryPool) -> tuple[list[Finding], list[SignatureReport]]:
+    """The mirror's manifest tree, cosign tags and signature policy against the source's."""
+    findings = _check_tree(t, pool)
+    reports: list[SignatureReport] = []
+    if t.verify is not None:
+        try:
+            dst = parse_reference(t.repository)
+            found, reports = _check_mirror_signature(t, pool.for_tag(t).client(dst.registry),
+                                                     dst.repository)  # fmt: skip
+            findings += found
+        except (MirrorError, OSError) as exc:
+            findings.append(
+                _finding(
+                    t,
+                    Severity.ERROR,
+                    CHECK_SIGNATURE,
+                    "validly signed (verify policy)",
+                    f"cannot check: {exc}",
+                    f"{t.repository}@{t.digest}",
+                )
+            )
+    return findings, reports
+
+
+def _check_tree(t: ExpectedTag, pool: RegistryPool) -> list[Finding]:
     """The mirror's manifest tree and cosign tags against the first-party source's."""
     if t.source is None:
         return [
@@ -514,8 +580,10 @@ def verify_image_tags(
     *,
     deep: bool = False,
     workers: int = 8,
+    signatures: list[SignatureReport] | None = None,
 ) -> list[Finding]:
-    """Check every tag (in parallel: mostly HEADs); ``deep`` compares with the sources too."""
+    """Check every tag (in parallel: mostly HEADs); ``deep`` compares with the sources too and
+    appends each signature verdict at a mirror to ``signatures``."""
     known = _known_releases(expected)
     findings: list[Finding] = []
     with ThreadPoolExecutor(max_workers=workers) as threads:
@@ -532,6 +600,52 @@ def verify_image_tags(
         if deep:
             trees = list(passed.values())
             check_deep = partial(_check_deep, pool=pool)
-            for found in threads.map(check_deep, trees):
+            for found, reports in threads.map(check_deep, trees):
                 findings += found
+                if signatures is not None:
+                    signatures += reports
     return findings
+
+
+# ---- signature verdicts --------------------------------------------------------------------------
+
+_SIGNATURE_COLUMNS = ("release", "image", "registry", "mirror", "signature", "detail")
+
+
+def _signature_rows(reports: Sequence[SignatureReport]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for r in sorted(reports, key=lambda r: (r.release, r.image, r.registry, r.mirror)):
+        verdict = "valid" if r.valid else ("invalid" if r.required else "invalid (not required)")
+        rows.append((r.release, r.image, r.registry, r.mirror, verdict, r.detail))
+    return rows
+
+
+def signatures_title(reports: Sequence[SignatureReport]) -> str:
+    valid = sum(1 for r in reports if r.valid)
+    return f"signatures at the mirrors: {valid} valid, {len(reports) - valid} invalid"
+
+
+def signatures_table(reports: Sequence[SignatureReport]) -> Table:
+    from rich.table import Table
+
+    table = Table(title=signatures_title(reports))
+    for column in _SIGNATURE_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in _signature_rows(reports):
+        table.add_row(*row, style="green" if row[4] == "valid" else "red")
+    return table
+
+
+def signatures_markdown(reports: Sequence[SignatureReport]) -> str:
+    lines = [
+        "",
+        f"### {signatures_title(reports)}",
+        "",
+        "| " + " | ".join(_SIGNATURE_COLUMNS) + " |",
+        "|" + "---|" * len(_SIGNATURE_COLUMNS),
+    ]
+    lines += [
+        "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"
+        for row in _signature_rows(reports)
+    ]
+    return "\n".join(lines) + "\n"

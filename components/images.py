@@ -38,6 +38,7 @@ def tag_args(
         tls_verify=registry.tls_verify,
         ca_file=registry.ca_file,
         credentials=registry.credentials.names(),
+        verify=image.verify.props() if image.verify is not None else None,
     )
 
 

@@ -135,6 +135,11 @@ def release_add_command(
             amis_how = release_add.describe_ami_lookup(a, version)
 
         images = release_add.resolve_images(the_spec, version, resolver)
+        if any(im.verify is not None for im in the_spec.images.values()):
+            # At the source, also for --from-json: a pinned digest is what gets published.
+            images = release_add.check_signatures(
+                the_spec, images, release_add.default_signature_checker()
+            )
         providers: tuple[ReleaseProvider, ...] = ()
         if the_spec.terraform_providers:
             from artifact_mirrors.terraform.resolve import resolve_all

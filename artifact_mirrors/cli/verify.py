@@ -94,7 +94,9 @@ def verify_command(
         typer.Option(
             "--deep",
             help="Images: also compare every manifest with the first-party source byte for"
-            " byte and check the cosign signature tags.",
+            " byte, check the cosign signature tags, and verify the signature of every image"
+            " with a verify: policy at every mirror (each verdict is listed; an invalid one is"
+            " an error when the policy requires a signature).",
         ),
     ] = False,
     project_dir: ProjectDirOpt = None,
@@ -139,12 +141,15 @@ def verify_command(
         findings: list[Finding] = []
         expected: list[ExpectedAmi] = []
         tags: list[verify_images.ExpectedTag] = []
+        signatures: list[verify_images.SignatureReport] = []
         if not amis_only:
             # Images first: a bad outputs shape is exit 2 before any AWS call.
             tags, notes = verify_images.image_expectations(project, raw, where)
             findings += notes
             with verify_images.RegistryPool(project) as pool:
-                findings += verify_images.verify_image_tags(tags, pool, deep=deep)
+                findings += verify_images.verify_image_tags(
+                    tags, pool, deep=deep, signatures=signatures
+                )
         if not images_only:
             expected, notes = verify_cmd.expectations(project, deployed)
             profiles = {
@@ -165,11 +170,18 @@ def verify_command(
         amis_checked = None if images_only or (tags and not expected) else len(expected)
         tags_checked = None if amis_only or (expected and not tags) else len(tags)
         if fmt is Format.json:
-            sys.stdout.write(verify_cmd.to_json(stack, findings, len(expected), len(tags)))
+            sys.stdout.write(
+                verify_cmd.to_json(stack, findings, len(expected), len(tags), signatures)
+            )
         elif fmt is Format.markdown:
             sys.stdout.write(findings_markdown(findings, amis_checked, tags_checked))
+            if signatures:
+                sys.stdout.write(verify_images.signatures_markdown(signatures))
         else:
-            stdout_console().print(findings_table(findings, amis_checked, tags_checked))
+            console = stdout_console()
+            console.print(findings_table(findings, amis_checked, tags_checked))
+            if signatures:
+                console.print(verify_images.signatures_table(signatures))
     if verify_cmd.has_errors(findings):
         raise typer.Exit(OperationFailedError.exit_code)
 

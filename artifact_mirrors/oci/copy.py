@@ -155,6 +155,17 @@ def referrers_tag(digest: str) -> str:
     return f"{algorithm}-{hexpart}"
 
 
+def find_referrers(client: RegistryClient, repo: str, digest: str) -> tuple[Manifest | None, bool]:
+    """(referrers index, came from the fallback tag) or (None, False) if there are none."""
+    index = client.referrers(repo, digest)
+    if index is not None:
+        return (index if index.children else None), False
+    fallback = client.find_manifest(repo, referrers_tag(digest))
+    if fallback is not None and fallback.is_index:
+        return fallback, True
+    return None, False
+
+
 def _as_ref(value: str | Reference) -> Reference:
     return value if isinstance(value, Reference) else parse_reference(value)
 
@@ -877,14 +888,7 @@ class Copier:
     def _source_referrers(
         self, src_c: RegistryClient, src_repo: str, digest: str
     ) -> tuple[Manifest | None, bool]:
-        """(referrers index, came from the fallback tag) or (None, False) if there are none."""
-        index = src_c.referrers(src_repo, digest)
-        if index is not None:
-            return (index if index.children else None), False
-        fallback = src_c.find_manifest(src_repo, referrers_tag(digest))
-        if fallback is not None and fallback.is_index:
-            return fallback, True
-        return None, False
+        return find_referrers(src_c, src_repo, digest)
 
     def _copy_referrers(
         self,

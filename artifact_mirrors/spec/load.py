@@ -412,6 +412,9 @@ def _spec_checks(doc: Document, s: schema.DestinationsIn, out: _Collector) -> mo
             floating_tags={c: tuple(t) for c, t in im.floating_tags.items()},
             signatures=im.signatures,
             description=im.description,
+            verify=_verify_policy(doc, ("images", i, "verify"), im.verify, spec_dir, out)
+            if im.verify is not None
+            else None,
         )
 
     amis = _ami_checks(doc, s.amis, out) if s.amis else None
@@ -429,6 +432,111 @@ def _spec_checks(doc: Document, s: schema.DestinationsIn, out: _Collector) -> mo
     return model.Spec(
         doc.file, labels, registries, images, amis, window, terraform_providers=providers
     )
+
+
+TRUSTED_ROOT_TYPE = "application/vnd.dev.sigstore.trustedroot+json"
+KEY_HINT = (
+    "write the path (relative to the spec) of the vendor's PEM public key, as `cosign public-key`"
+    " prints it"
+)
+
+
+def _verify_policy(
+    doc: Document,
+    base: tuple[PathPart, ...],
+    v: schema.VerifyIn,
+    spec_dir: Path,
+    out: _Collector,
+) -> model.VerifyPolicy:
+    """Read the policy's key and trusted-root files now: a bad file fails `mirrors validate`,
+    not a copy."""
+    from artifact_mirrors.oci.signatures import KeyFileError, VerifyKey
+
+    keys: list[model.PolicyKey] = []
+    for j, name in enumerate(v.keys):
+        path = (*base, "keys", j)
+        file = spec_dir / name
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError:
+            out.add(doc, path, "key file not found", name, hint=KEY_HINT)
+            continue
+        except OSError as exc:
+            out.add(doc, path, f"cannot read the key file ({exc.strerror})", name, hint=KEY_HINT)
+            continue
+        try:
+            key = VerifyKey.from_pem(file.name, data)
+        except KeyFileError as exc:
+            out.add(doc, path, exc.problem, name, hint=KEY_HINT)
+            continue
+        keys.append(model.PolicyKey(file.name, data.decode("ascii"), key.fingerprint))
+    keyless: list[model.KeylessPolicy] = []
+    for j, k in enumerate(v.keyless):
+        path = (*base, "keyless", j)
+        missing = False
+        for needed, problem, hint in (
+            ("identity", "keyless needs the certificate identity", "add 'identity:', the "
+             "signer's email or workflow URI exactly as the certificate names it"),
+            ("issuer", "keyless needs the OIDC issuer", "add 'issuer:', e.g. "
+             "https://token.actions.githubusercontent.com"),
+            ("trusted_root", "keyless needs an offline trusted root", "add 'trusted_root:', the "
+             "sigstore trusted_root.json of the Fulcio and Rekor instances that sign"),
+        ):  # fmt: skip
+            if getattr(k, needed) is None:
+                out.add(doc, path, problem, has_value=False, hint=hint)
+                missing = True
+        if missing:
+            continue
+        assert k.identity is not None and k.issuer is not None and k.trusted_root is not None
+        if not k.issuer.startswith("https://"):
+            out.add(
+                doc,
+                (*path, "issuer"),
+                "not an https URL",
+                k.issuer,
+                hint="write the issuer as the certificate names it, e.g. "
+                "https://token.actions.githubusercontent.com",
+            )
+            continue
+        root = _trusted_root(doc, (*path, "trusted_root"), spec_dir, k.trusted_root, out)
+        if root is not None:
+            name = (spec_dir / k.trusted_root).name
+            keyless.append(model.KeylessPolicy(k.identity, k.issuer, name, root))
+    if v.required and not v.keys and not v.keyless:
+        out.add(
+            doc,
+            (*base, "required"),
+            "a required signature needs keys or keyless",
+            True,
+            hint="add 'keys:' (PEM files) or 'keyless:' (identity, issuer, trusted_root)",
+        )
+    return model.VerifyPolicy(v.required, tuple(keys), tuple(keyless))
+
+
+def _trusted_root(
+    doc: Document, path: tuple[PathPart, ...], spec_dir: Path, name: str, out: _Collector
+) -> str | None:
+    import json
+
+    hint = "write the path (relative to the spec) of sigstore's trusted_root.json"
+    try:
+        text = (spec_dir / name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        out.add(doc, path, "trusted root file not found", name, hint=hint)
+        return None
+    except (OSError, UnicodeDecodeError):
+        out.add(doc, path, "cannot read the trusted root file", name, hint=hint)
+        return None
+    try:
+        root = json.loads(text)
+    except ValueError:
+        root = None
+    media = str(root.get("mediaType", "")) if isinstance(root, dict) else ""
+    if not media.startswith(TRUSTED_ROOT_TYPE):
+        out.add(doc, path, f"not a sigstore trusted root (no mediaType {TRUSTED_ROOT_TYPE})",
+                name, hint=hint)  # fmt: skip
+        return None
+    return text
 
 
 def _ami_checks(doc: Document, a: schema.AmisIn, out: _Collector) -> model.AmiSpec:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import semver
 
@@ -56,6 +57,80 @@ class Registry:
 
 
 @dataclass(frozen=True)
+class PolicyKey:
+    """A vendor public key of a policy: public data, so it travels in ImageTag's inputs."""
+
+    name: str  # the PEM file's name, as reasons and the plan report it
+    pem: str  # the PEM text (-----BEGIN PUBLIC KEY-----)
+    fingerprint: str  # sha256:<hex> of the DER SubjectPublicKeyInfo
+
+
+@dataclass(frozen=True)
+class KeylessPolicy:
+    """Who may sign keyless: the Fulcio certificate's identity and OIDC issuer, exactly."""
+
+    identity: str  # the certificate's SAN: an email or a URI (e.g. a workflow ref)
+    issuer: str  # the OIDC issuer extension, e.g. https://token.actions.githubusercontent.com
+    trusted_root_name: str  # the trusted-root file's name
+    trusted_root: str  # its JSON text (sigstore's TrustedRoot: Fulcio CAs, Rekor and CT keys)
+
+
+@dataclass(frozen=True)
+class VerifyPolicy:
+    """An image's signature policy (``verify:``); ``required``: never publish a digest without a
+    valid signature."""
+
+    required: bool
+    keys: tuple[PolicyKey, ...] = ()
+    keyless: tuple[KeylessPolicy, ...] = ()
+
+    def describe(self) -> str:
+        """One line for the plan: ``required: key cosign.pub (sha256:1a2b3c4d5e6f), keyless …``."""
+        parts = [f"key {k.name} ({k.fingerprint[:19]})" for k in self.keys]
+        parts += [f"keyless {k.identity} from {k.issuer}" for k in self.keyless]
+        return ("required: " if self.required else "reported only: ") + ", ".join(parts)
+
+    def props(self) -> dict[str, Any]:
+        """The policy as ImageTag stores it in state (public keys and identities, no secrets)."""
+        return {
+            "required": self.required,
+            "keys": [
+                {"name": k.name, "pem": k.pem, "fingerprint": k.fingerprint} for k in self.keys
+            ],
+            "keyless": [
+                {
+                    "identity": k.identity,
+                    "issuer": k.issuer,
+                    "trusted_root_name": k.trusted_root_name,
+                    "trusted_root": k.trusted_root,
+                }
+                for k in self.keyless
+            ],
+        }
+
+    @classmethod
+    def from_props(cls, props: Any) -> VerifyPolicy | None:
+        if not isinstance(props, dict):
+            return None
+        return cls(
+            bool(props.get("required")),
+            tuple(
+                PolicyKey(str(k["name"]), str(k["pem"]), str(k["fingerprint"]))
+                for k in props.get("keys") or ()
+            ),
+            tuple(
+                KeylessPolicy(
+                    str(k["identity"]),
+                    str(k["issuer"]),
+                    str(k["trusted_root_name"]),
+                    str(k["trusted_root"]),
+                )
+                for k in props.get("keyless") or ()
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Image:
     name: str
     source: str  # first-party repository, e.g. public.ecr.aws/gravitational/teleport-distroless
@@ -65,6 +140,7 @@ class Image:
     floating_tags: dict[str, tuple[str, ...]]  # channel -> templates like "{major}.{minor}"
     signatures: bool
     description: str | None
+    verify: VerifyPolicy | None = None
 
 
 @dataclass(frozen=True)

@@ -89,10 +89,28 @@ class RegistryIn(Strict):
     credentials: Credentials = Credentials.model_validate({})
 
 
+class KeylessIn(Strict):
+    """Who may sign keyless; checked (all three are needed) in load.py with hints."""
+
+    identity: str | None = None  # the certificate's SAN, exactly
+    issuer: str | None = None  # the OIDC issuer, exactly
+    trusted_root: str | None = None  # sigstore trusted_root.json, relative to the spec
+
+
+class VerifyIn(Strict):
+    """The image's signature policy: vendor public keys (PEM files relative to the spec) and/or
+    keyless identities. ``required``: a digest without a valid signature is never published."""
+
+    required: bool = False
+    keys: list[str] = []
+    keyless: list[KeylessIn] = []
+
+
 class ImageDefaults(Strict):
     registries: list[Name] | None = None
     floating_tags: dict[Name, list[str]] | None = None
     signatures: bool | None = None
+    verify: VerifyIn | None = None
 
 
 class ImageIn(Strict):
@@ -104,6 +122,7 @@ class ImageIn(Strict):
     floating_tags: dict[Name, list[str]] = {}
     signatures: bool = True
     description: str | None = None
+    verify: VerifyIn | None = None
 
 
 class LaunchPermissions(Strict):

@@ -44,15 +44,19 @@ from artifact_mirrors.oci.copy import Copier, CopySession
 from artifact_mirrors.oci.errors import MirrorError
 from artifact_mirrors.oci.reference import parse_reference
 from artifact_mirrors.oci.settings import registries_for
+from artifact_mirrors.oci.signatures import SignatureError, check_policy
 from artifact_mirrors.oci.spool import Spool
+from artifact_mirrors.spec.model import VerifyPolicy
 from components.dynamic import DynamicResource, props_of
 
 # Inputs whose change means "copy again / move / unpublish" (an update).
 COPY_KEYS = ("source", "digest", "published", "signatures", "floating")
 # Inputs that only say how to reach the destination, or record where a tag comes from: an update
 # (so state never keeps stale values) that copies nothing.
+# A new signature policy is recorded without copying: a tag already published stays (`mirrors
+# verify --deep` reports its signature); the policy gates every copy from then on.
 SETTING_KEYS = ("credentials", "ca_file", "insecure", "tls_verify", "registry_kind", "release",
-                "registry")  # fmt: skip
+                "registry", "verify")  # fmt: skip
 UPDATE_KEYS = (*COPY_KEYS, *SETTING_KEYS)
 # Inputs that name a different tag altogether (a replacement).
 REPLACE_KEYS = ("repository", "tag")
@@ -76,6 +80,9 @@ class ImageTagArgs:
     tls_verify: bool = True
     ca_file: str | None = None
     credentials: dict[str, str] = field(default_factory=dict)  # where to read them, never values
+    # The image's signature policy (VerifyPolicy.props: public keys as PEM, keyless identities,
+    # trusted root): public data the provider checks the source against before copying.
+    verify: dict[str, Any] | None = None
 
     def props(self) -> dict[str, Any]:
         return props_of(self)
@@ -129,7 +136,23 @@ def _target(props: dict[str, Any]) -> str:
     return f"{props['repository']}:{props['tag']}"
 
 
+def _check_source(props: dict[str, Any], config: Config | None) -> None:
+    """A required policy: the source digest must be validly signed before the first byte goes."""
+    policy = VerifyPolicy.from_props(props.get("verify"))
+    if policy is None or not policy.required:
+        return
+    src = parse_reference(props["source"])
+    client = _registries(props, config).client(src.registry)
+    verdict = check_policy(client, src.repository, props["digest"], policy)
+    if not verdict.ok:
+        raise MirrorError(
+            f"{SignatureError(src.name, verdict)}. Hint: nothing was copied; the image's verify"
+            " policy requires a valid signature of this digest at the source"
+        )
+
+
 def _copy(props: dict[str, Any], config: Config | None) -> dict[str, Any]:
+    _check_source(props, config)
     result = _pooled(props, config)[1].copy_image(
         props["source"],
         props["repository"],

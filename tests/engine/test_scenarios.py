@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import re
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from artifact_mirrors.regions import DEFAULT_COMMERCIAL_REGIONS, OPT_IN_COMMERCIAL_REGIONS
 from artifact_mirrors.steps import Op, State
 
@@ -306,3 +309,27 @@ def test_changing_a_registry_credential_source_is_an_update_and_copies_nothing(
     for step in plan.of(Op.update):
         assert step.name.startswith("dockerhub/")
         assert not {"source", "digest", "tag", "repository"} & set(step.keys), step
+
+
+def test_a_required_signature_policy_is_an_update_of_every_tag_that_copies_nothing(
+    base: list[State], scenario: Scenario, plan_of: PlanOf
+) -> None:
+    # Issue 12: the policy travels in every ImageTag's inputs (public key PEM and fingerprint);
+    # recording it copies nothing, and it gates every copy from then on.
+    keys = scenario.root / "mirrors/keys"
+    keys.mkdir()
+    (keys / "cosign.pub").write_bytes(
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    scenario.edit(
+        DESTINATIONS,
+        "    signatures: true ",
+        "    verify: {required: true, keys: [keys/cosign.pub]}\n    signatures: true ",
+    )
+    plan = plan_of(base, scenario.render())
+
+    assert counts(plan) == {("update", "ImageTag"): 165 + 330}
+    for step in plan.of(Op.update):
+        assert step.keys == ("verify",), step

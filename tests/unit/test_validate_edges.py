@@ -28,7 +28,7 @@ def test_typo_under_defaults_image_is_one_line_at_the_defaults_key(project: Path
         [
             "mirrors/destinations.yaml:16: defaults.image.signaturs: unknown key (got signaturs). "
             "Hint: did you mean 'signatures'? allowed keys here: registries, floating_tags, "
-            "signatures"
+            "signatures, verify"
         ],
     )
 

@@ -7,36 +7,20 @@ docker-registry. Every refusal is one line, exit 1, and the destination stays em
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import typer
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from typer.testing import CliRunner
 
 from tests.integration.oci.images import Pusher, push_image, push_signature
 from tests.integration.oci.servers import RegistryServer
+from tests.integration.oci.signing import Vendor, push_bundle
 
 pytestmark = pytest.mark.registry
-
-
-class Vendor:
-    """A key pair: ``sign`` as the vendor's cosign would, ``pub`` the PEM it publishes."""
-
-    def __init__(self, directory: Path, name: str) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.pub = directory / name
-        self.pub.write_bytes(
-            self.key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
-
-    def sign(self, payload: bytes) -> bytes:
-        return self.key.sign(payload, ec.ECDSA(hashes.SHA256()))
 
 
 @pytest.fixture
@@ -96,7 +80,11 @@ def test_a_validly_signed_image_is_copied_with_its_signature(
 @pytest.mark.parametrize(
     ("case", "reason"),
     [
-        ("unsigned", "no signature (no {tag} tag)"),
+        (
+            "unsigned",
+            "no signature (no {tag} tag, no sigstore bundle referrer in the referrers API or "
+            "the {fallback} tag)",
+        ),
         ("wrong key", "no signature verifies with cosign.pub"),
         ("tampered payload", "no signature verifies with cosign.pub"),
         ("another digest", "the signature is for another digest ({other})"),
@@ -127,7 +115,9 @@ def test_a_bad_signature_is_refused_before_any_byte_is_written(
     elif case == "not signed at all":
         push_signature(src_pusher, repo, digest)  # random bytes where the signature goes
     code, out, err = _copy(runner, app, src_registry, dst_registry, repo, vendor.pub)
-    why = reason.format(tag=digest.replace(":", "-") + ".sig", other=other)
+    why = reason.format(
+        tag=digest.replace(":", "-") + ".sig", fallback=digest.replace(":", "-"), other=other
+    )
     assert (code, out) == (1, "")
     assert err == (
         f"copy failed: source {src_registry.host}/{repo}@{digest}: not validly signed: {why}. "
@@ -154,3 +144,72 @@ def test_a_key_file_that_is_not_a_public_key_is_bad_input(
         "mirrors copy: --verify-key: not a PEM public key (expected -----BEGIN PUBLIC KEY-----) "
         f"(got {key}). Hint: pass the vendor's public key as PEM (cosign.pub)\n"
     )
+
+
+@pytest.mark.parametrize("dsse", [False, True], ids=["message-signature", "dsse"])
+def test_a_key_signed_sigstore_bundle_referrer_is_verified_and_copied(
+    app: typer.Typer,
+    runner: CliRunner,
+    src_registry: RegistryServer,
+    dst_registry: RegistryServer,
+    src_pusher: Pusher,
+    dst_pusher: Pusher,
+    image: Callable[[], tuple[str, str]],
+    vendor: Vendor,
+    dsse: bool,
+) -> None:
+    repo, digest = image()
+    referrer = push_bundle(src_pusher, repo, digest, vendor, dsse=dsse)
+    code, _, err = _copy(runner, app, src_registry, dst_registry, repo, vendor.pub)
+    assert (code, err) == (0, "")
+    assert dst_pusher.tag_digest(f"mirror/{repo}", "1.0") == digest
+    # The bundle travels: the mirror's fallback index lists the same referrer.
+    fallback = digest.replace(":", "-")
+    raw, _ = dst_pusher.raw_manifest(f"mirror/{repo}", fallback)
+    assert [m["digest"] for m in json.loads(raw)["manifests"]] == [referrer]
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("wrong key", "the bundle's signature verifies with none of cosign.pub"),
+        ("tampered message", "the bundle's signature verifies with none of cosign.pub"),
+        ("tampered statement", "the bundle's signature verifies with none of cosign.pub"),
+        ("another digest", "the bundle is for another digest ({other})"),
+        ("statement for another digest", "the bundle is for another digest ({other})"),
+    ],
+)
+def test_a_bad_bundle_is_refused_before_any_byte_is_written(
+    app: typer.Typer,
+    runner: CliRunner,
+    src_registry: RegistryServer,
+    dst_registry: RegistryServer,
+    src_pusher: Pusher,
+    dst_pusher: Pusher,
+    image: Callable[[], tuple[str, str]],
+    vendor: Vendor,
+    tmp_path: Path,
+    case: str,
+    reason: str,
+) -> None:
+    repo, digest = image()
+    other = push_image(src_pusher, repo, "linux/arm64", [os.urandom(64)])["digest"]
+    if case == "wrong key":
+        push_bundle(src_pusher, repo, digest, Vendor(tmp_path, "mallory.pub"))
+    elif case == "tampered message":
+        push_bundle(src_pusher, repo, digest, vendor, tamper=True)
+    elif case == "tampered statement":
+        push_bundle(src_pusher, repo, digest, vendor, dsse=True, tamper=True)
+    elif case == "another digest":
+        push_bundle(src_pusher, repo, digest, vendor, signed_digest=other)
+    else:
+        push_bundle(src_pusher, repo, digest, vendor, dsse=True, signed_digest=other)
+    code, out, err = _copy(runner, app, src_registry, dst_registry, repo, vendor.pub)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"copy failed: source {src_registry.host}/{repo}@{digest}: not validly signed: "
+        f"{reason.format(other=other)}. Hint: nothing was copied; `cosign verify --key "
+        f"{vendor.pub.name} {src_registry.host}/{repo}@{digest}` shows what the vendor signed\n"
+    )
+    assert dst_pusher.tag_digest(f"mirror/{repo}", "1.0") is None
+    assert dst_pusher.http.head(f"/v2/mirror/{repo}/manifests/{digest}").status_code == 404
