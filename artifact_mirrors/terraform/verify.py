@@ -184,6 +184,7 @@ def provider_expectations(
     pairs, notes = _deployed(project, outputs, where)
     releases = _mapping(outputs.get("releases", {}), where, "releases")
     expected: list[ExpectedObject] = []
+    owners = layout.well_known_owners(project.spec.terraform_providers.values())
     for provider, dest in pairs:
         label = f"{provider.name}@{dest.name}"
         obj = partial(_object, provider, dest)
@@ -273,7 +274,7 @@ def provider_expectations(
             obj(INDEX, index.key, INDEX, _sha(index.content), content=index.content, yanked=gone)
         )
         wk = layout.well_known(dest)
-        if wk is not None:
+        if wk is not None and (provider.name, dest.name) in owners:  # one per site
             expected.append(obj(INDEX, wk.key, DISCOVERY, _sha(wk.content), content=wk.content))
     return expected, notes
 
