@@ -12,7 +12,6 @@ listed because the update has not run.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -22,116 +21,26 @@ from typer.testing import CliRunner
 
 from artifact_mirrors.aws.session import AwsClients
 from artifact_mirrors.cli import app
-from artifact_mirrors.terraform.hashes import h1_zip
 from components import mockrun
-from tests.conftest import ROOT
-from tests.integration.aws.terraform_fixture import NAMESPACE, TYPE, provider_zip
+from tests.integration.aws.terraform_fixture import provider_zip
+from tests.integration.aws.terraform_offline import (
+    NET,
+    REG,
+    T_DOC,
+    offline_project,
+    sha,
+    vendor_files,
+    zip_name,
+)
 
 pytestmark = pytest.mark.moto
 
 BUCKET = "tf-mirror"
-SOURCE = "https://vendor.test/store"
-PLATFORMS = ("darwin/arm64", "linux/amd64")
-T_DOC = "aws:s3/bucketObjectv2:BucketObjectv2"
-ARMOR = (ROOT / "mirrors/releases/18.6.6.yaml").read_text().split("ascii_armor: |\n", 1)[1]
-ARMOR = (
-    ARMOR.split("-----END PGP PUBLIC KEY BLOCK-----", 1)[0] + "-----END PGP PUBLIC KEY BLOCK-----"
-)
-REG = f"site/v1/providers/{NAMESPACE}/{TYPE}"
-NET = f"netmirror/terraform.example.test/{NAMESPACE}/{TYPE}"
-
-SPEC = """\
-version: 1
-labels:
-  image_description: templates/image-description.j2
-  image_full_description: templates/image-full-description.md.j2
-  ami_description: templates/ami-description.j2
-terraform_providers:
-  - name: demo
-    namespace: testvendor
-    type: demo
-    source: https://vendor.test
-    platforms: [darwin/arm64, linux/amd64]
-    destinations:
-      - name: registry
-        kind: registry
-        bucket: tf-mirror
-        prefix: site
-        region: us-west-2
-        profile: commercial
-      - name: network-mirror
-        kind: network-mirror
-        bucket: tf-mirror
-        prefix: netmirror
-        region: us-west-2
-        profile: commercial
-        hostname: terraform.example.test
-"""
-
-
-def zip_name(version: str, platform: str) -> str:
-    return f"terraform-provider-{TYPE}_{version}_{platform.replace('/', '_')}.zip"
-
-
-def vendor_files(version: str) -> dict[str, bytes]:
-    """The vendor's zip, sums and signature per platform (the signature's bytes are not checked
-    here: release add did that)."""
-    out: dict[str, bytes] = {}
-    for platform in PLATFORMS:
-        name = zip_name(version, platform)
-        data = provider_zip(version, platform)
-        sums = f"{hashlib.sha256(data).hexdigest()}  {name}\n".encode()
-        out |= {name: data, f"{name}.sums": sums, f"{name}.sums.sig": b"sig over " + sums}
-    return out
-
-
-def manifest(version: str) -> str:
-    files = vendor_files(version)
-    lines = [
-        f"version: {version}",
-        "channel: stable",
-        "terraform_providers:",
-        "  demo:",
-        f'    version: "{version}"',
-        '    protocols: ["5.0"]',
-        "    signing_key:",
-        "      id: 420A69F25E02DC19",
-        "      ascii_armor: |",
-        *("        " + line if line else "" for line in ARMOR.splitlines()),
-        "    platforms:",
-    ]
-    for platform in PLATFORMS:
-        name = zip_name(version, platform)
-        lines += [
-            f"      {platform}:",
-            f"        filename: {name}",
-            f"        url: {SOURCE}/{name}",
-            f"        sha256: {sha(files[name])}",
-            f'        h1: "{h1_zip(io.BytesIO(files[name]))}"',
-            f"        sums_url: {SOURCE}/{name}.sums",
-            f"        sums_sha256: {sha(files[name + '.sums'])}",
-            f"        sums_signature_url: {SOURCE}/{name}.sums.sig",
-            f"        sums_signature_sha256: {sha(files[name + '.sums.sig'])}",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    (root / "mirrors" / "releases").mkdir(parents=True)
-    (root / "stacks").mkdir()
-    (root / "mirrors" / "templates").mkdir()
-    for name in ("image-description.j2", "image-full-description.md.j2", "ami-description.j2"):
-        (root / "mirrors/templates" / name).write_text(
-            (ROOT / "mirrors/templates" / name).read_text()
-        )
-    (root / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
-    (root / "mirrors/destinations.yaml").write_text(SPEC)
-    (root / "stacks/Pulumi.prod.yaml").write_text("config: {}\n")
-    for version in ("1.0.0", "1.1.0"):
-        (root / f"mirrors/releases/{version}.yaml").write_text(manifest(version))
-    return root
+    return offline_project(tmp_path / "proj")
 
 
 @pytest.fixture
@@ -177,10 +86,6 @@ def verify(project: Path, *args: str) -> tuple[int, str]:
     )  # fmt: skip
     assert result.exit_code != 2, result.output
     return result.exit_code, result.stdout
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def test_a_mirror_as_published_verifies_clean(project: Path, s3: Any) -> None:
