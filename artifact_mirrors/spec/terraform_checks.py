@@ -139,7 +139,7 @@ def spec_providers(
             # address twice in one layout of one site would be two owners of the same keys.
             address = (p.namespace, p.type, dest.hostname if dest.kind == "network-mirror" else "")
             key = (*dest.site, dest.kind, *address)
-            where = f"s3://{dest.bucket}/{dest.prefix}"
+            where = "/".join(x for x in (f"s3://{dest.bucket}", dest.prefix) if x)
             if key in places:
                 out.add(
                     doc,
