@@ -124,13 +124,13 @@ class Gpg:
         return self.run("--detach-sign", "--local-user", self.key_id, "--output", "-", data=data)
 
 
-def provider_zip(version: str, platform: str) -> bytes:
+def provider_zip(version: str, platform: str, type_: str = TYPE) -> bytes:
     """A provider package: one executable, named as Terraform looks for it."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        info = zipfile.ZipInfo(f"terraform-provider-{TYPE}_v{version}", (2024, 1, 1, 0, 0, 0))
+        info = zipfile.ZipInfo(f"terraform-provider-{type_}_v{version}", (2024, 1, 1, 0, 0, 0))
         info.external_attr = 0o755 << 16
-        z.writestr(info, f"#!/bin/sh\n# {TYPE} {version} {platform}\necho test provider\n")
+        z.writestr(info, f"#!/bin/sh\n# {type_} {version} {platform}\necho test provider\n")
     return buf.getvalue()
 
 

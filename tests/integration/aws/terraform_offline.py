@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from artifact_mirrors.terraform.hashes import h1_zip
@@ -53,51 +54,63 @@ terraform_providers:
 """
 
 
-def zip_name(version: str, platform: str) -> str:
-    return f"terraform-provider-{TYPE}_{version}_{platform.replace('/', '_')}.zip"
+def zip_name(version: str, platform: str, type_: str = TYPE) -> str:
+    return f"terraform-provider-{type_}_{version}_{platform.replace('/', '_')}.zip"
 
 
-def vendor_files(version: str) -> dict[str, bytes]:
-    """The vendor's zip, sums and signature per platform (the signature's bytes are not checked
-    here: release add did that)."""
+def vendor_files(
+    version: str, type_: str = TYPE, sign: Callable[[bytes], bytes] | None = None
+) -> dict[str, bytes]:
+    """The vendor's zip, sums and signature per platform. Without ``sign`` the signature's bytes
+    are a placeholder (release add checked the real one; nothing after it reads them)."""
     out: dict[str, bytes] = {}
     for platform in PLATFORMS:
-        name = zip_name(version, platform)
-        data = provider_zip(version, platform)
+        name = zip_name(version, platform, type_)
+        data = provider_zip(version, platform, type_)
         sums = f"{hashlib.sha256(data).hexdigest()}  {name}\n".encode()
-        out |= {name: data, f"{name}.sums": sums, f"{name}.sums.sig": b"sig over " + sums}
+        sig = sign(sums) if sign else b"sig over " + sums
+        out |= {name: data, f"{name}.sums": sums, f"{name}.sums.sig": sig}
     return out
 
 
-def manifest(version: str) -> str:
-    files = vendor_files(version)
+def manifest_entry(
+    name: str,
+    version: str,
+    files: dict[str, bytes],
+    type_: str = TYPE,
+    key: tuple[str, str] = ("420A69F25E02DC19", ARMOR),
+) -> list[str]:
+    """The lines of one provider under ``terraform_providers:``, as release add pins it."""
+    key_id, armor = key
     lines = [
-        f"version: {version}",
-        "channel: stable",
-        "terraform_providers:",
-        "  demo:",
+        f"  {name}:",
         f'    version: "{version}"',
         '    protocols: ["5.0"]',
         "    signing_key:",
-        "      id: 420A69F25E02DC19",
+        f"      id: {key_id}",
         "      ascii_armor: |",
-        *("        " + line if line else "" for line in ARMOR.splitlines()),
+        *("        " + line if line else "" for line in armor.strip().splitlines()),
         "    platforms:",
     ]
     for platform in PLATFORMS:
-        name = zip_name(version, platform)
+        zip_ = zip_name(version, platform, type_)
         lines += [
             f"      {platform}:",
-            f"        filename: {name}",
-            f"        url: {SOURCE}/{name}",
-            f"        sha256: {sha(files[name])}",
-            f'        h1: "{h1_zip(io.BytesIO(files[name]))}"',
-            f"        sums_url: {SOURCE}/{name}.sums",
-            f"        sums_sha256: {sha(files[name + '.sums'])}",
-            f"        sums_signature_url: {SOURCE}/{name}.sums.sig",
-            f"        sums_signature_sha256: {sha(files[name + '.sums.sig'])}",
+            f"        filename: {zip_}",
+            f"        url: {SOURCE}/{zip_}",
+            f"        sha256: {sha(files[zip_])}",
+            f'        h1: "{h1_zip(io.BytesIO(files[zip_]))}"',
+            f"        sums_url: {SOURCE}/{zip_}.sums",
+            f"        sums_sha256: {sha(files[zip_ + '.sums'])}",
+            f"        sums_signature_url: {SOURCE}/{zip_}.sums.sig",
+            f"        sums_signature_sha256: {sha(files[zip_ + '.sums.sig'])}",
         ]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def manifest(version: str) -> str:
+    head = [f"version: {version}", "channel: stable", "terraform_providers:"]
+    return "\n".join(head + manifest_entry("demo", version, vendor_files(version))) + "\n"
 
 
 def sha(data: bytes) -> str:
