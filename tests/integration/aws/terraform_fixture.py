@@ -108,11 +108,12 @@ class Gpg:
         return proc.stdout
 
     @classmethod
-    def create(cls, home: Path, uid: str) -> Gpg:
+    def create(cls, home: Path, uid: str, algo: str = "rsa2048") -> Gpg:
         home.mkdir(mode=0o700, parents=True)
         g = cls(home)
-        # RSA: Terraform 1.0.3's openpgp cannot read ed25519 keys ("public key type: 22").
-        g.run("--quick-gen-key", uid, "rsa2048", "sign", "never")
+        # RSA by default: Terraform 1.0.3's openpgp cannot read ed25519 keys
+        # (test_terraform_shared_site.py shows it).
+        g.run("--quick-gen-key", uid, algo, "sign", "never")
         colons = g.run("--list-keys", "--with-colons").decode()
         g.key_id = next(
             line.split(":")[4] for line in colons.splitlines() if line.startswith("pub")

@@ -40,8 +40,8 @@ labels:
   image_full_description: templates/image-full-description.md.j2
   ami_description: templates/ami-description.j2
 terraform_providers:
-""" + "".join(
-    f"""\
+"""
+PROVIDER = """\
   - name: {name}
     namespace: testvendor
     type: {type_}
@@ -55,22 +55,24 @@ terraform_providers:
         region: us-west-2
         profile: commercial
 """
-    for name, type_ in TYPES.items()
-)
 
 
-def test_terraform_installs_two_providers_from_one_site(tmp_path: Path) -> None:
-    gpg = Gpg.create(tmp_path / "gpg", "Test Vendor <release@vendor.test>")
-    files = {name: vendor_files("1.0.0", t, gpg.sign) for name, t in TYPES.items()}
-    project = offline_project(tmp_path / "proj", SPEC, versions=())
+def mirror_and_init(
+    tmp_path: Path, gpg: Gpg, types: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Mirror version 1.0.0 of every provider of ``types`` (name -> type) to one registry site,
+    then `terraform init` a configuration requiring them all; (result, site host)."""
+    spec = SPEC + "".join(PROVIDER.format(name=name, type_=type_) for name, type_ in types.items())
+    files = {name: vendor_files("1.0.0", t, gpg.sign) for name, t in types.items()}
+    project = offline_project(tmp_path / "proj", spec, versions=())
     lines = ["version: 1.0.0", "channel: stable", "terraform_providers:"]
-    for name, type_ in TYPES.items():
+    for name, type_ in types.items():
         lines += manifest_entry(name, "1.0.0", files[name], type_, (gpg.key_id, gpg.armor))
     (project / "mirrors/releases/1.0.0.yaml").write_text("\n".join(lines) + "\n")
 
     s3 = AwsClients("aws", "us-west-2", "commercial").s3()
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-    for name, type_ in TYPES.items():
+    for name, type_ in types.items():
         for file, data in files[name].items():
             s3.put_object(
                 Bucket=BUCKET,
@@ -96,7 +98,7 @@ def test_terraform_installs_two_providers_from_one_site(tmp_path: Path) -> None:
         required = "".join(
             f'    {t} = {{\n      source  = "{site.host}/{NAMESPACE}/{t}"\n'
             '      version = "1.0.0"\n    }\n'
-            for t in TYPES.values()
+            for t in types.values()
         )
         (work / "main.tf").write_text(
             f"terraform {{\n  required_providers {{\n{required}  }}\n}}\n"
@@ -119,9 +121,26 @@ def test_terraform_installs_two_providers_from_one_site(tmp_path: Path) -> None:
         )
     finally:
         site.stop()
+    return done, site.host
+
+
+def test_terraform_installs_two_providers_from_one_site(tmp_path: Path) -> None:
+    gpg = Gpg.create(tmp_path / "gpg", "Test Vendor <release@vendor.test>")
+    done, host = mirror_and_init(tmp_path, gpg, TYPES)
     assert done.returncode == 0, done.stdout + done.stderr
     for t in TYPES.values():
         assert (
-            f"- Installed {site.host}/{NAMESPACE}/{t} v1.0.0 (self-signed, key ID {gpg.key_id})"
+            f"- Installed {host}/{NAMESPACE}/{t} v1.0.0 (self-signed, key ID {gpg.key_id})"
             in flat(done.stdout)
         ), done.stdout
+
+
+def test_terraform_1_0_3_cannot_read_an_ed25519_signing_key(tmp_path: Path) -> None:
+    """What `mirrors release add`'s ed25519 warning says (artifact_mirrors/terraform/resolve.py)."""
+    gpg = Gpg.create(tmp_path / "gpg", "Test Vendor <release@vendor.test>", "ed25519")
+    done, host = mirror_and_init(tmp_path, gpg, {"demo": "demo"})
+    assert done.returncode == 1
+    assert (
+        f"Error while installing {host}/{NAMESPACE}/demo v1.0.0: error decoding signing key: "
+        "openpgp: unsupported feature: public key type: 22" in flat(done.stderr)
+    ), done.stderr
