@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from artifact_mirrors import naming
 from artifact_mirrors.aws.types import Finding, Severity
 from artifact_mirrors.command_errors import BadInputError, located
 from artifact_mirrors.spec.model import Project, TerraformDestination, TerraformProvider
@@ -186,7 +187,7 @@ def provider_expectations(
     expected: list[ExpectedObject] = []
     owners = layout.well_known_owners(project.spec.terraform_providers.values())
     for provider, dest in pairs:
-        label = f"{provider.name}@{dest.name}"
+        label = naming.terraform_destination(provider.name, dest.name)
         obj = partial(_object, provider, dest)
         for version, rec in sorted(releases.items()):
             rec = _mapping(rec, where, f"releases.{version}")
