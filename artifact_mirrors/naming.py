@@ -123,13 +123,19 @@ def terraform_version(version: str, provider: str) -> str:
 
 def terraform_aws_provider(provider: str, destination: str) -> str:
     # Each destination's own provider (its region and profile), under the provider's component.
-    return f"terraform/{provider}@{destination}/aws"
+    return f"terraform/{terraform_destination(provider, destination)}/aws"
+
+
+def terraform_destination(provider: str, destination: str) -> str:
+    """``PROVIDER@DESTINATION``: a provider mirror's destination in names and stack outputs
+    (``releases.<version>.terraform_providers``, which `mirrors verify` reads back)."""
+    return f"{provider}@{destination}"
 
 
 def terraform_object(provider: str, destination: str, key: str) -> str:
     """One object of a provider mirror: the S3 key is its identity within the destination."""
-    return f"terraform/{provider}@{destination}/{key}"
+    return f"terraform/{terraform_destination(provider, destination)}/{key}"
 
 
 def terraform_invalidation(provider: str, destination: str) -> str:
-    return f"terraform/{provider}@{destination}/cloudfront-invalidation"
+    return f"terraform/{terraform_destination(provider, destination)}/cloudfront-invalidation"

@@ -347,13 +347,17 @@ def to_json(
     findings: Sequence[Finding],
     checked: int,
     images_checked: int = 0,
+    provider_objects_checked: int = 0,
     signatures: Sequence[SignatureReport] = (),
 ) -> str:
     """Stable schema ``artifact-mirrors/verify/v1``; changes are additive.
 
-    ``checked``: AMIs looked at; ``images_checked``: image tags looked at. Each finding has a
-    ``kind``, ``ami`` or ``image``; for ``image`` findings ``key`` is the spec's image name,
-    ``region`` the spec's registry name and ``image_id`` the mirrored ``repository:tag``.
+    ``checked``: AMIs looked at; ``images_checked``: image tags looked at;
+    ``provider_objects_checked``: Terraform provider mirror objects looked at. Each finding has a
+    ``kind``, ``ami``, ``image`` or ``provider``; for ``image`` findings ``key`` is the spec's
+    image name, ``region`` the spec's registry name and ``image_id`` the mirrored
+    ``repository:tag``; for ``provider`` findings ``key`` is the spec's provider name, ``region``
+    the destination name and ``image_id`` the object's ``s3://bucket/key``.
     """
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
     doc = {
@@ -361,6 +365,7 @@ def to_json(
         "stack": stack,
         "checked": checked,
         "images_checked": images_checked,
+        "provider_objects_checked": provider_objects_checked,
         "errors": errors,
         "warnings": len(findings) - errors,
         "findings": [

@@ -249,8 +249,8 @@ def offline_decision(old: State, new: State) -> Decision | None:
 
     Check gets the old inputs as ``olds`` like the engine's; Diff gets the old inputs as the old
     outputs (this program's outputs echo its inputs). Providers whose ``diff`` goes live when the
-    inputs alone show no change expose the inputs-only half as ``diff_inputs`` in their module
-    (ImageTag); that is called instead, so no request leaves the machine.
+    inputs alone show no change expose the inputs-only half as ``diff_inputs`` on the provider or
+    in their module (ImageTag); that is called instead, so no request leaves the machine.
     """
     provider = dynamic_provider(new.type)
     if provider is None:
@@ -261,7 +261,8 @@ def offline_decision(old: State, new: State) -> Decision | None:
     checked = provider.check(olds, dict(new.inputs))
     news = dict(checked.inputs if checked.inputs is not None else new.inputs)
     module = __import__(type(provider).__module__, fromlist=["diff_inputs"])
-    diff_inputs = getattr(module, "diff_inputs", None)
+    # The provider's own (a module with two providers), else its module's.
+    diff_inputs = getattr(provider, "diff_inputs", None) or getattr(module, "diff_inputs", None)
     if diff_inputs is not None:
         replaces, changed = diff_inputs(olds, news)
         keys = tuple(dict.fromkeys([*replaces, *changed]))

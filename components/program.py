@@ -18,6 +18,7 @@ from artifact_mirrors.floating import compute_floating
 from artifact_mirrors.spec.errors import SpecErrors
 from artifact_mirrors.spec.load import load_project
 from artifact_mirrors.spec.model import Project, Release
+from artifact_mirrors.terraform import layout
 from artifact_mirrors.window import windowed
 from components import preflight
 from components.aws_partition import AwsProviders
@@ -71,12 +72,14 @@ def build(
         )
         if settle is not None:
             settle()
+    well_known = layout.well_known_owners(spec.terraform_providers.values())
     for name, tf_mirror in terraform.items():
         # ``listed``: also the releases the window retired; their files stay (retained), so the
         # index keeps them installable: leaving the window unpublishes nothing.
         tf_mirror.publish_index(
             listed if listed is not None else project.releases,
             {v: r.terraform[name] for v, r in releases.items() if name in r.terraform},
+            well_known,
         )
 
     floating: dict[str, dict[str, str]] = {}

@@ -127,7 +127,7 @@ class ReleaseMirror(pulumi.ComponentResource):
             },
             # "PROVIDER@DESTINATION" -> S3 key -> sha256 of the object.
             "terraform_providers": {
-                f"{name}@{dest}": objects
+                naming.terraform_destination(name, dest): objects
                 for name, m in self.terraform.items()
                 for dest, objects in m.audit.items()
             },

@@ -88,17 +88,24 @@ class TerraformProviderMirror(pulumi.ComponentResource):
         self.indexes: dict[str, str] = {}
 
     def publish_index(
-        self, releases: Iterable[Release], versions: dict[str, TerraformVersionMirror]
+        self,
+        releases: Iterable[Release],
+        versions: dict[str, TerraformVersionMirror],
+        well_known: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
-        """The index documents of every destination: the versions of releases not yanked."""
+        """The index documents of every destination: the versions of releases not yanked.
+
+        ``well_known``: the (provider, destination) pairs that publish their site's discovery
+        document (`layout.well_known_owners`: one per site, however many providers share it)."""
         rps = [r.terraform_providers[self.spec.name] for r in releases
                if not r.yanked and self.spec.name in r.terraform_providers]  # fmt: skip
         audit: dict[str, Any] = {}
         for dest in self.spec.destinations:
             after = [res for v in versions.values() for res in v.resources.get(dest.name, [])]
-            docs = [layout.index_document(dest, self.spec, rps)]
+            index = layout.index_document(dest, self.spec, rps)
+            docs = [index]
             wk = layout.well_known(dest)
-            if wk is not None:
+            if wk is not None and (self.spec.name, dest.name) in well_known:
                 docs.append(wk)
             created = [
                 _document(
@@ -107,15 +114,14 @@ class TerraformProviderMirror(pulumi.ComponentResource):
                 for d in docs
             ]
             if dest.cloudfront_distribution:
-                fingerprint = hashlib.sha256(
-                    "".join(f"{d.key}\n{d.content}" for d in docs).encode()
-                ).hexdigest()
+                # The discovery document never changes; listed so that a first publish also
+                # drops a 404 CloudFront may have cached for it.
+                watched = [index] if wk is None else [index, wk]
                 CloudFrontInvalidation(
                     naming.terraform_invalidation(self.spec.name, dest.name),
                     CloudFrontInvalidationArgs(
                         distribution_id=dest.cloudfront_distribution,
-                        paths=layout.invalidation_paths(docs, dest.prefix),
-                        fingerprint=fingerprint,
+                        documents=layout.invalidation_documents(watched, dest.prefix),
                         profile=dest.profile,
                     ),
                     pulumi.ResourceOptions(parent=self, depends_on=created),

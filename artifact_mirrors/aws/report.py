@@ -1,8 +1,9 @@
 """Render verify findings as a rich Table or as markdown (pure functions).
 
-One table for both halves of ``mirrors verify``: AMI findings (kind ``ami``: key = edition, where =
-region, mirror = AMI id) and image findings (kind ``image``: key = image, where = registry,
-mirror = repository:tag).
+One table for every part of ``mirrors verify``: AMI findings (kind ``ami``: key = edition, where =
+region, mirror = AMI id), image findings (kind ``image``: key = image, where = registry,
+mirror = repository:tag) and Terraform provider findings (kind ``provider``: key = provider,
+where = destination, mirror = s3://bucket/key).
 """
 
 from __future__ import annotations
@@ -39,30 +40,42 @@ def _rows(findings: Sequence[Finding]) -> list[tuple[str, ...]]:
 
 
 def summary(
-    findings: Sequence[Finding], checked: int | None = None, image_tags: int | None = None
+    findings: Sequence[Finding],
+    checked: int | None = None,
+    image_tags: int | None = None,
+    provider_objects: int | None = None,
 ) -> str:
     """`12 AMIs verified: 2 error(s), 1 warning(s)`.
 
-    ``checked`` = number of AMIs looked at, ``image_tags`` = number of image tags looked at; a
-    count left as None is not mentioned (``8 AMIs and 30 image tags verified: no drift``).
+    ``checked`` = number of AMIs looked at, ``image_tags`` = number of image tags looked at,
+    ``provider_objects`` = number of Terraform provider mirror objects looked at; a count left as
+    None is not mentioned (``8 AMIs and 30 image tags verified: no drift``).
     """
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
     warnings = len(findings) - errors
-    if image_tags is None:
-        head = "AMIs verified" if checked is None else f"{checked} AMIs verified"
-    elif checked is None:
-        head = f"{image_tags} image tags verified"
-    else:
-        head = f"{checked} AMIs and {image_tags} image tags verified"
+    counts = [
+        f"{n} {what}"
+        for n, what in (
+            (checked, "AMIs"),
+            (image_tags, "image tags"),
+            (provider_objects, "provider objects"),
+        )
+        if n is not None
+    ]
+    named = ", ".join(counts[:-1]) + " and " + counts[-1] if len(counts) > 1 else "".join(counts)
+    head = f"{named or 'AMIs'} verified"
     if not findings:
         return f"{head}: no drift"
     return f"{head}: {errors} error(s), {warnings} warning(s)"
 
 
 def findings_table(
-    findings: Sequence[Finding], checked: int | None = None, image_tags: int | None = None
+    findings: Sequence[Finding],
+    checked: int | None = None,
+    image_tags: int | None = None,
+    provider_objects: int | None = None,
 ) -> Table:
-    table = Table(title=summary(findings, checked, image_tags))
+    table = Table(title=summary(findings, checked, image_tags, provider_objects))
     for column in _COLUMNS:
         table.add_column(column, overflow="fold")
     for row in _rows(findings):
@@ -76,9 +89,12 @@ def _md_cell(text: str) -> str:
 
 
 def findings_markdown(
-    findings: Sequence[Finding], checked: int | None = None, image_tags: int | None = None
+    findings: Sequence[Finding],
+    checked: int | None = None,
+    image_tags: int | None = None,
+    provider_objects: int | None = None,
 ) -> str:
-    lines = [f"**{summary(findings, checked, image_tags)}**"]
+    lines = [f"**{summary(findings, checked, image_tags, provider_objects)}**"]
     if findings:
         lines.append("")
         lines.append("| " + " | ".join(_COLUMNS) + " |")

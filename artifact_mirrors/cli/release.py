@@ -145,7 +145,7 @@ def release_add_command(
             from artifact_mirrors.terraform.resolve import resolve_all
 
             # Each signature is verified against the source's published key before pinning.
-            providers = resolve_all(the_spec, version)
+            providers = resolve_all(the_spec, version, lambda line: typer.echo(line, err=True))
         resolved = release_add.ResolvedRelease(version, channel, images, amis, providers)
         text = release_add.render_manifest(
             resolved,

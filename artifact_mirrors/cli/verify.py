@@ -27,6 +27,7 @@ from artifact_mirrors.command_errors import BadInputError, OperationFailedError,
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_s3 import S3Client
 
     from artifact_mirrors.aws import ExpectedAmi, Finding
 
@@ -43,6 +44,11 @@ VERIFY_HELP = (
     "\n\n"
     "AMIs: each mirrored AMI exists, is available, has exactly the declared launch permissions"
     " (none for a yanked release), carries the mirror tags and is not about to deprecate."
+    "\n\n"
+    "Terraform providers: every zip, sums and signature of every published version is at each"
+    " destination with its pinned sha256 (the sha256 the copy recorded; --deep hashes the"
+    " bytes), every download document / VERSION.json has exactly the expected content, and the"
+    " index (versions / index.json) lists exactly the versions of the manifests not yanked."
     "\n\n"
     "Reads the stack outputs (--outputs FILE, or `pulumi stack output --json`) and the spec and"
     " manifests the stack config names. Registry credentials as for `mirrors copy` (a"
@@ -89,6 +95,12 @@ def verify_command(
         bool,
         typer.Option("--amis-only", help="Check only the AMIs (no registry calls)."),
     ] = False,
+    providers_only: Annotated[
+        bool,
+        typer.Option(
+            "--providers-only", help="Check only the Terraform provider mirrors (S3 only)."
+        ),
+    ] = False,
     deep: Annotated[
         bool,
         typer.Option(
@@ -96,20 +108,24 @@ def verify_command(
             help="Images: also compare every manifest with the first-party source byte for"
             " byte, check the cosign signature tags, and verify the signature of every image"
             " with a verify: policy at every mirror (each verdict is listed; an invalid one is"
-            " an error when the policy requires a signature).",
+            " an error when the policy requires a signature). Terraform providers: also"
+            " download and hash every zip, sums and signature.",
         ),
     ] = False,
     project_dir: ProjectDirOpt = None,
 ) -> None:
-    """Check every mirror of a stack (image tags, AMIs) against the spec; exit 1 on drift."""
+    """Check every mirror of a stack (image tags, AMIs, providers) against the spec; exit 1 on
+    drift."""
     from artifact_mirrors import archive, verify_cmd, verify_images
     from artifact_mirrors.aws import (
+        AwsClients,
         clients_for,
         findings_markdown,
         findings_table,
         verify_mirrored_amis,
     )
     from artifact_mirrors.spec.load import load_project
+    from artifact_mirrors.terraform import verify as verify_providers
 
     with command():
         if images_only and amis_only:
@@ -119,6 +135,15 @@ def verify_command(
                     "cannot be combined with --amis-only",
                     "both",
                     "leave both out to check images and AMIs",
+                )
+            )
+        if providers_only and (images_only or amis_only):
+            raise BadInputError(
+                located(
+                    "--providers-only",
+                    "cannot be combined with --images-only or --amis-only",
+                    "--images-only" if images_only else "--amis-only",
+                    "give one of them, or none to check everything",
                 )
             )
         root = project_root(project_dir)
@@ -142,7 +167,12 @@ def verify_command(
         expected: list[ExpectedAmi] = []
         tags: list[verify_images.ExpectedTag] = []
         signatures: list[verify_images.SignatureReport] = []
-        if not amis_only:
+        objects: list[verify_providers.ExpectedObject] = []
+        if not images_only and not amis_only:
+            # Shape problems of the outputs' provider records are exit 2 before any call.
+            objects, notes = verify_providers.provider_expectations(project, raw, where)
+            findings += notes
+        if not amis_only and not providers_only:
             # Images first: a bad outputs shape is exit 2 before any AWS call.
             tags, notes = verify_images.image_expectations(project, raw, where)
             findings += notes
@@ -150,7 +180,7 @@ def verify_command(
                 findings += verify_images.verify_image_tags(
                     tags, pool, deep=deep, signatures=signatures
                 )
-        if not images_only:
+        if not images_only and not providers_only:
             expected, notes = verify_cmd.expectations(project, deployed)
             profiles = {
                 str(name): target.profile
@@ -166,20 +196,39 @@ def verify_command(
                 expected, ec2_for, datetime.now(UTC), timedelta(days=warn_days)
             )
 
+        if objects:
+
+            def s3_for(region: str, profile: str | None) -> S3Client:
+                return AwsClients("aws", region, profile).s3()
+
+            findings += verify_providers.verify_provider_objects(objects, s3_for, deep=deep)
+
         # Name what was checked: an AMI-only stack reads "8 AMIs verified" as before.
-        amis_checked = None if images_only or (tags and not expected) else len(expected)
-        tags_checked = None if amis_only or (expected and not tags) else len(tags)
+        others = bool(tags or objects)
+        amis_checked = (
+            None if images_only or providers_only or (others and not expected) else len(expected)
+        )
+        tags_checked = (
+            None
+            if amis_only or providers_only or ((expected or objects) and not tags)
+            else len(tags)
+        )
+        objects_checked = len(objects) if objects or providers_only else None
         if fmt is Format.json:
             sys.stdout.write(
-                verify_cmd.to_json(stack, findings, len(expected), len(tags), signatures)
+                verify_cmd.to_json(
+                    stack, findings, len(expected), len(tags), len(objects), signatures
+                )
             )
         elif fmt is Format.markdown:
-            sys.stdout.write(findings_markdown(findings, amis_checked, tags_checked))
+            sys.stdout.write(
+                findings_markdown(findings, amis_checked, tags_checked, objects_checked)
+            )
             if signatures:
                 sys.stdout.write(verify_images.signatures_markdown(signatures))
         else:
             console = stdout_console()
-            console.print(findings_table(findings, amis_checked, tags_checked))
+            console.print(findings_table(findings, amis_checked, tags_checked, objects_checked))
             if signatures:
                 console.print(verify_images.signatures_table(signatures))
     if verify_cmd.has_errors(findings):

@@ -254,6 +254,12 @@ class TerraformDestination:
     cloudfront_distribution: str | None
     delete_yanked_files: bool
 
+    @property
+    def site(self) -> tuple[str, str]:
+        """(bucket, prefix): the site this destination is served from; several providers may
+        share one (each under its own NAMESPACE/TYPE), and then share its discovery document."""
+        return (self.bucket, self.prefix)
+
 
 @dataclass(frozen=True)
 class TerraformProvider:

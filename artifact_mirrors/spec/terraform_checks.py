@@ -58,7 +58,9 @@ def spec_providers(
     region_problem: RegionProblem,
 ) -> dict[str, model.TerraformProvider]:
     result: dict[str, model.TerraformProvider] = {}
-    places: dict[tuple[str, str, str], str] = {}  # (bucket, prefix, kind) -> provider/destination
+    # (bucket, prefix, kind, namespace, type, hostname) -> provider/destination
+    places: dict[tuple[str, ...], str] = {}
+    regions: dict[str, tuple[str, str]] = {}  # bucket -> (region, provider/destination)
     for i, p in enumerate(providers):
         base: tuple[PathPart, ...] = ("terraform_providers", i)
         if p.name in result:
@@ -114,18 +116,6 @@ def spec_providers(
                     "region of aws"
                 )
                 out.add(doc, (*dpath, "region"), f"bucket {rp[0]}", d.region, hint=hint)
-            prefix = d.prefix.strip("/")
-            key = (d.bucket, prefix, d.kind)
-            if key in places:
-                out.add(
-                    doc,
-                    (*dpath, "prefix"),
-                    f"duplicate destination: {places[key]} already mirrors to this bucket and "
-                    "prefix in the same layout",
-                    f"s3://{d.bucket}/{prefix}",
-                    hint="give each destination its own prefix",
-                )
-            places.setdefault(key, f"{p.name}/{d.name}")
             if d.hostname is not None and d.kind != "network-mirror":
                 out.add(
                     doc,
@@ -134,19 +124,42 @@ def spec_providers(
                     d.hostname,
                     hint="a registry mirror is its own host; remove hostname",
                 )
-            destinations.append(
-                model.TerraformDestination(
-                    name=d.name,
-                    kind=d.kind,
-                    bucket=d.bucket,
-                    prefix=prefix,
-                    region=d.region,
-                    profile=d.profile,
-                    hostname=d.hostname or host,
-                    cloudfront_distribution=d.cloudfront_distribution,
-                    delete_yanked_files=d.yank == "delete-files",
-                )
+            dest = model.TerraformDestination(
+                name=d.name,
+                kind=d.kind,
+                bucket=d.bucket,
+                prefix=d.prefix.strip("/"),
+                region=d.region,
+                profile=d.profile,
+                hostname=d.hostname or host,
+                cloudfront_distribution=d.cloudfront_distribution,
+                delete_yanked_files=d.yank == "delete-files",
             )
+            # Providers may share a site (each under its own NAMESPACE/TYPE); one provider
+            # address twice in one layout of one site would be two owners of the same keys.
+            address = (p.namespace, p.type, dest.hostname if dest.kind == "network-mirror" else "")
+            key = (*dest.site, dest.kind, *address)
+            where = "/".join(x for x in (f"s3://{dest.bucket}", dest.prefix) if x)
+            if key in places:
+                out.add(
+                    doc,
+                    (*dpath, "prefix"),
+                    f"duplicate destination: {places[key]} already mirrors {p.namespace}/{p.type} "
+                    "to this bucket and prefix in the same layout",
+                    where,
+                    hint="give each destination its own prefix",
+                )
+            places.setdefault(key, f"{p.name}/{d.name}")
+            first = regions.setdefault(dest.bucket, (dest.region, f"{p.name}/{d.name}"))
+            if first[0] != dest.region and rp is None:
+                out.add(
+                    doc,
+                    (*dpath, "region"),
+                    f"bucket {dest.bucket} is in {first[0]} for {first[1]}",
+                    dest.region,
+                    hint="an S3 bucket lives in one region: give every destination in it that one",
+                )
+            destinations.append(dest)
         result[p.name] = model.TerraformProvider(
             name=p.name,
             namespace=p.namespace,

@@ -71,6 +71,9 @@ def dearmor(armor: str) -> bytes:
 class GoodSignature:
     key_id: str  # long key id (16 hex) of the key that made the signature
     primary_fingerprint: str
+    # OpenPGP public-key algorithm of that key (RFC 4880 section 9.1; 22 = EdDSA, i.e. ed25519),
+    # VALIDSIG's pubkey-algo field (GnuPG doc/DETAILS).
+    algorithm: int = 0
 
     def matches(self, key_id: str) -> bool:
         """True when ``key_id`` names the signing (sub)key or its primary key."""
@@ -115,4 +118,8 @@ def verify_detached(data: bytes, signature: bytes, ascii_armor: str) -> GoodSign
     if proc.returncode != 0 or good is None or valid is None:
         words = [s[1] for s in status if s[1] in ("BADSIG", "ERRSIG", "NO_PUBKEY", "NODATA")]
         raise SignatureError(", ".join(dict.fromkeys(words)) or f"gpgv exit {proc.returncode}")
-    return GoodSignature(key_id=good[2].upper(), primary_fingerprint=valid[-1].upper())
+    # VALIDSIG <fpr> <date> <timestamp> <expire> <version> <reserved> <pubkey-algo> ...
+    algorithm = int(valid[8]) if len(valid) > 8 and valid[8].isdigit() else 0
+    return GoodSignature(
+        key_id=good[2].upper(), primary_fingerprint=valid[-1].upper(), algorithm=algorithm
+    )

@@ -26,6 +26,7 @@ the same release data always gives the same bytes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -197,7 +198,9 @@ def index_document(
 
 
 def well_known(dest: TerraformDestination) -> Document | None:
-    """The registry's discovery document (none for a network mirror: its URL is configured)."""
+    """The registry's discovery document (none for a network mirror: its URL is configured).
+
+    One per site: providers sharing a registry site share it (:func:`well_known_owners`)."""
     if dest.kind != "registry":
         return None
     return Document(
@@ -205,10 +208,23 @@ def well_known(dest: TerraformDestination) -> Document | None:
     )
 
 
-def invalidation_paths(docs: Iterable[Document], prefix: str) -> list[str]:
-    """CloudFront paths of changed index documents (the prefix is the site root)."""
-    out = []
-    for d in docs:
-        path = d.key[len(prefix) :] if prefix and d.key.startswith(prefix + "/") else d.key
-        out.append("/" + path.lstrip("/"))
-    return sorted(set(out))
+def well_known_owners(providers: Iterable[TerraformProvider]) -> frozenset[tuple[str, str]]:
+    """(provider, destination) of the one registry destination per site that publishes the
+    site's discovery document: the first in spec order."""
+    owners: dict[tuple[str, str], tuple[str, str]] = {}
+    for p in providers:
+        for d in p.destinations:
+            if d.kind == "registry":
+                owners.setdefault(d.site, (p.name, d.name))
+    return frozenset(owners.values())
+
+
+def site_path(key: str, prefix: str) -> str:
+    """The URL path of an object on its site (the prefix is the site root)."""
+    path = key[len(prefix) :] if prefix and key.startswith(prefix + "/") else key
+    return "/" + path.lstrip("/")
+
+
+def invalidation_documents(docs: Iterable[Document], prefix: str) -> dict[str, str]:
+    """Site path -> sha256 of each index document, what a CloudFront invalidation watches."""
+    return {site_path(d.key, prefix): hashlib.sha256(d.content.encode()).hexdigest() for d in docs}

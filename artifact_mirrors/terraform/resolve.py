@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,9 @@ class SpecPlace:
         except Exception:
             line = None
         return (f"{self.file}:{line}" if line else str(self.file)), format_path(full)
+
+
+EDDSA = 22  # OpenPGP public-key algorithm id of an ed25519 key as GnuPG makes it
 
 
 def _fail(
@@ -70,8 +74,9 @@ def _verify_package(
     platform: str,
     place: SpecPlace,
     k: int,
-) -> tuple[ProviderPackage, str, str]:
-    """(package, key id, armor) once the signature, the sums and the zip check out."""
+) -> tuple[ProviderPackage, str, str, int]:
+    """(package, key id, armor, key algorithm) once the signature, the sums and the zip check
+    out."""
     sums = reg.small_file(doc.shasums_url)
     sig = reg.small_file(doc.shasums_signature_url)
     if not doc.signing_keys:
@@ -137,13 +142,37 @@ def _verify_package(
         sums_signature_url=doc.shasums_signature_url,
         sums_signature_sha256=hashlib.sha256(sig).hexdigest(),
     )
-    return package, key_id, _armor_of(doc, key_id)
+    return package, key_id, _armor_of(doc, key_id), good.algorithm
+
+
+def eddsa_warning(place: SpecPlace, version: str, key_id: str) -> str:
+    """One line: the release is pinned, but Terraform's signature check cannot read its key.
+
+    Terraform verifies provider signatures with golang.org/x/crypto/openpgp, which has no EdDSA
+    (hashicorp/terraform#32056, open, would switch it to ProtonMail/go-crypto for ECC keys);
+    Terraform 1.0.3 fails with the message quoted below (tests/integration/aws/
+    test_terraform_shared_site.py shows it). A network mirror is installed by its hashes.
+    """
+    where, dotted = place.where("source")
+    return (
+        f"{where}: {dotted}: warning: version {version} is signed with an ed25519 key "
+        f"({key_id}) that Terraform 1.0.3 cannot read: `terraform init` from the registry "
+        'mirror fails with "error decoding signing key: openpgp: unsupported feature: public '
+        'key type: 22". Hint: pinned anyway; the network-mirror layout still installs (it '
+        "checks the zh:/h1: hashes), or ask the vendor for an RSA signing key "
+        "(https://github.com/hashicorp/terraform/pull/32056)"
+    )
 
 
 def resolve_provider(
-    provider: TerraformProvider, version: str, place: SpecPlace
+    provider: TerraformProvider,
+    version: str,
+    place: SpecPlace,
+    warn: Callable[[str], None] = lambda _line: None,
 ) -> ReleaseProvider:
-    """Pin ``provider`` at ``version`` (the provider version is the release version)."""
+    """Pin ``provider`` at ``version`` (the provider version is the release version).
+
+    ``warn`` gets one line per problem that does not stop the pin (an ed25519 signing key)."""
     try:
         with SourceRegistry(provider.source, ca_file=provider.ca_file) as reg:
             versions = reg.versions(provider.namespace, provider.type)
@@ -162,6 +191,7 @@ def resolve_provider(
             packages: dict[str, ProviderPackage] = {}
             keys: dict[str, str] = {}
             protocols: tuple[str, ...] = ()
+            algorithms: set[int] = set()
             for k, platform in enumerate(provider.platforms):
                 os_, arch = platform.split("/")
                 doc = None
@@ -177,7 +207,8 @@ def resolve_provider(
                         + (", ".join(versions[version]) or "none")
                         + "; remove the platform from the spec or wait for the vendor",
                     )
-                package, key_id, armor = _verify_package(reg, doc, platform, place, k)
+                package, key_id, armor, algorithm = _verify_package(reg, doc, platform, place, k)
+                algorithms.add(algorithm)
                 packages[platform] = package
                 keys[key_id] = armor
                 protocols = protocols or doc.protocols
@@ -198,6 +229,8 @@ def resolve_provider(
             "a release pins one signing key; ask the vendor",
         )
     ((key_id, armor),) = keys.items()
+    if EDDSA in algorithms:
+        warn(eddsa_warning(place, version, key_id))
     return ReleaseProvider(
         name=provider.name,
         version=version,
@@ -208,8 +241,10 @@ def resolve_provider(
     )
 
 
-def resolve_all(spec: Spec, version: str) -> tuple[ReleaseProvider, ...]:
+def resolve_all(
+    spec: Spec, version: str, warn: Callable[[str], None] = lambda _line: None
+) -> tuple[ReleaseProvider, ...]:
     return tuple(
-        resolve_provider(p, version, SpecPlace(spec.file, i))
+        resolve_provider(p, version, SpecPlace(spec.file, i), warn)
         for i, p in enumerate(spec.terraform_providers.values())
     )

@@ -8,11 +8,13 @@ the serialised provider or written to state.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import ResourceProvider
+from pulumi.dynamic import DiffResult, ResourceProvider
+from pulumi.runtime.rpc import UNKNOWN
 
 # pulumi.dynamic.serialize_provider swaps pickle._Pickler._batch_setitems for a sorting wrapper of
 # whatever is there and never puts the original back, so every dynamic resource adds one wrapper
@@ -46,3 +48,37 @@ class DynamicResource(pulumi.dynamic.Resource):
 def props_of(args: Any) -> dict[str, Any]:
     """A dataclass's fields as resource props, shallow (``asdict`` would deep-copy Outputs)."""
     return {f.name: getattr(args, f.name) for f in fields(args)}
+
+
+def keyed_diff(
+    olds: Mapping[str, Any],
+    news: Mapping[str, Any],
+    replace_keys: Sequence[str],
+    update_keys: Sequence[str],
+) -> tuple[list[str], list[str]]:
+    """The inputs-only half of a diff: (properties forcing replacement, properties updated)."""
+    replaces = [k for k in replace_keys if olds.get(k) != news.get(k)]
+    changed = [k for k in update_keys if olds.get(k) != news.get(k)]
+    return replaces, changed
+
+
+def inputs_then_live(
+    replaces: Sequence[str],
+    changed: Sequence[str],
+    news: Mapping[str, Any],
+    drifted: Callable[[], bool],
+) -> DiffResult:
+    """Diff of a provider that checks the live object (Python dynamic providers have no working
+    ``read``, pulumi/pulumi#16175): an input change decides alone; an input not known yet (a
+    preview) is a change; otherwise ``drifted()`` asks the live object.
+
+    SDK 3.272's dynamic provider server sends only changes, replaces and deleteBeforeReplace (no
+    ``diffs``, no detailed diff; DiffResult has no field for them), so for an input change the
+    engine names the properties from its own diff of the inputs, and for drift nothing can be
+    named.
+    """
+    if replaces or changed:
+        return DiffResult(changes=True, replaces=list(replaces), delete_before_replace=False)
+    if any(v == UNKNOWN for v in news.values()):
+        return DiffResult(changes=True, replaces=[], delete_before_replace=False)
+    return DiffResult(changes=drifted(), replaces=[], delete_before_replace=False)

@@ -60,7 +60,7 @@ from artifact_mirrors.registry_meta import (
     RepositoryMetadataClient,
 )
 from artifact_mirrors.spec.model import CredentialSource
-from components.dynamic import DynamicResource, props_of
+from components.dynamic import DynamicResource, inputs_then_live, keyed_diff, props_of
 
 KINDS = ("dockerhub", "quay")
 DEFAULT_API = {"dockerhub": DOCKERHUB_API, "quay": QUAY_API}
@@ -329,9 +329,7 @@ def _apply(props: dict[str, Any], config: ConfigLookup | None) -> tuple[str, dic
 
 def diff_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """The inputs-only half of diff: (properties forcing replacement, properties updated)."""
-    replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-    changed = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
-    return replaces, changed
+    return keyed_diff(olds, news, REPLACE_KEYS, UPDATE_KEYS)
 
 
 class MirrorRepositoryProvider(ResourceProvider):
@@ -359,16 +357,9 @@ class MirrorRepositoryProvider(ResourceProvider):
         return CheckResult(inputs, _failures(inputs))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # SDK 3.272's dynamic provider server sends only changes, replaces and
-        # deleteBeforeReplace (no `diffs`, no detailed diff; DiffResult has no field for them),
-        # so for an input change the engine names the properties from its own diff of the
-        # inputs, and for drift nothing can be named.
         replaces, changed = diff_inputs(olds, news)
-        if replaces or changed:
-            return DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
-        if any(news.get(k) == UNKNOWN for k in (*REPLACE_KEYS, *UPDATE_KEYS)):
-            return DiffResult(changes=True, replaces=[], delete_before_replace=False)
-        return DiffResult(changes=self._drifted(news), replaces=[], delete_before_replace=False)
+        watched = {k: news.get(k) for k in (*REPLACE_KEYS, *UPDATE_KEYS)}
+        return inputs_then_live(replaces, changed, watched, lambda: self._drifted(news))
 
     def _drifted(self, news: dict[str, Any]) -> bool:
         """Live check: the description was edited (or the repository deleted) behind our back.

@@ -14,9 +14,10 @@ from the source, sha256-checked *before* the upload, never re-compressed.
 - ``published: false`` (a yank with ``yank: delete-files``): the update deletes the object;
 - delete: only removes an unpublished file (published files are ``retain_on_delete``).
 
-**CloudFrontInvalidation** invalidates the index documents' paths when their content changes
-(``fingerprint``: sha256 of the documents): pulumi-aws has no invalidation resource (CloudFront
-invalidations are one-shot API calls, CreateInvalidation).
+**CloudFrontInvalidation** invalidates the paths of the index documents whose content changed
+(``documents``: site path -> sha256): one CreateInvalidation per update that changes any, none
+when nothing changed. pulumi-aws has no invalidation resource (CloudFront invalidations are
+one-shot API calls, CreateInvalidation).
 
 Credentials: the AWS profile is named in the inputs and read at call time; nothing secret is
 stored or pickled.
@@ -24,6 +25,8 @@ stored or pickled.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,7 +44,7 @@ from pulumi.dynamic import (
 
 from artifact_mirrors.aws.session import AwsClients, endpoint_url
 from artifact_mirrors.terraform.copy import CopyError, copy_file, delete_file, mirrored_sha256
-from components.dynamic import DynamicResource, props_of
+from components.dynamic import DynamicResource, inputs_then_live, keyed_diff, props_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -77,12 +80,12 @@ def _s3(props: dict[str, Any]) -> S3Client:
 
 
 def file_diff_inputs(olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], list[str]]:
-    replaces = [k for k in FILE_REPLACE_KEYS if olds.get(k) != news.get(k)]
-    changed = [k for k in FILE_UPDATE_KEYS if olds.get(k) != news.get(k)]
-    return replaces, changed
+    return keyed_diff(olds, news, FILE_REPLACE_KEYS, FILE_UPDATE_KEYS)
 
 
 class ProviderFileProvider(ResourceProvider):
+    diff_inputs = staticmethod(file_diff_inputs)  # offline, for `mirrors plan --against`
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = []
         if not str(news.get("source_url", "")).startswith("https://"):
@@ -121,15 +124,17 @@ class ProviderFileProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces, changed = file_diff_inputs(olds, news)
-        if not replaces and not changed:
-            want = news["sha256"] if news.get("published", True) else None
-            try:
-                live = mirrored_sha256(_s3(news), news["bucket"], news["key"])
-            except (CopyError, BotoCoreError, ClientError):
-                live = want  # cannot ask during a preview: the recorded state stands
-            if live != want:
-                changed.append("sha256")  # drift: deleted or replaced behind our back
-        return DiffResult(changes=bool(replaces or changed), replaces=replaces)
+        return inputs_then_live(replaces, changed, news, lambda: self._drifted(news))
+
+    @staticmethod
+    def _drifted(news: dict[str, Any]) -> bool:
+        """Deleted or replaced behind our back (its recorded sha256 is not the pinned one)."""
+        want = news["sha256"] if news.get("published", True) else None
+        try:
+            live = mirrored_sha256(_s3(news), news["bucket"], news["key"])
+        except (CopyError, BotoCoreError, ClientError):
+            return False  # cannot ask during a preview: the recorded state stands
+        return live != want
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         _, changed = file_diff_inputs(olds, news)
@@ -161,8 +166,9 @@ class ProviderFile(DynamicResource, module="artifact-mirrors", name="ProviderFil
 @dataclass(frozen=True)
 class CloudFrontInvalidationArgs:
     distribution_id: str
-    paths: list[str]
-    fingerprint: str  # sha256 of the index documents: a change is a new invalidation
+    # Site path (``/v1/providers/NS/TYPE/versions``) -> sha256 of the document served there: an
+    # update invalidates exactly the paths whose sha256 changed.
+    documents: dict[str, str]
     profile: str | None = None
 
     def props(self) -> dict[str, Any]:
@@ -172,32 +178,60 @@ class CloudFrontInvalidationArgs:
 def invalidation_diff_inputs(
     olds: dict[str, Any], news: dict[str, Any]
 ) -> tuple[list[str], list[str]]:
-    changed = [k for k in ("distribution_id", "paths", "fingerprint", "profile")
-               if olds.get(k) != news.get(k)]  # fmt: skip
-    return [], changed
+    # Never a replacement: an invalidation is a one-shot call, there is nothing to replace.
+    return keyed_diff(olds, news, (), ("distribution_id", "documents", "profile"))
 
 
-def _invalidate(props: dict[str, Any]) -> dict[str, Any]:
+def changed_paths(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """The paths to invalidate going from ``olds`` to ``news``: every path at a new distribution,
+    else those whose document changed (a path dropped is invalidated too: it must stop being
+    served from the cache). State written before ``documents`` existed counts as all changed."""
+    new_docs: dict[str, str] = dict(news.get("documents") or {})
+    old_docs = olds.get("documents")
+    if olds.get("distribution_id") != news.get("distribution_id") or not isinstance(old_docs, dict):
+        return sorted(new_docs)
+    return sorted(
+        p for p in new_docs.keys() | old_docs.keys() if new_docs.get(p) != old_docs.get(p)
+    )
+
+
+def _invalidate(props: dict[str, Any], paths: list[str]) -> dict[str, Any]:
     # CloudFront is a global service managed from us-east-1.
     session = AwsClients("aws", "us-east-1", props.get("profile")).session()
     client = session.client("cloudfront", endpoint_url=endpoint_url())
-    paths = list(props["paths"])
+    digest = hashlib.sha256(json.dumps(props["documents"], sort_keys=True).encode()).hexdigest()
     try:
         resp = client.create_invalidation(
             DistributionId=props["distribution_id"],
             InvalidationBatch={
                 "Paths": {"Quantity": len(paths), "Items": paths},
-                "CallerReference": f"{props['fingerprint'][:32]}-{int(time.time())}",
+                # Unique per call: CloudFront answers a repeated CallerReference with the earlier
+                # invalidation instead of making a new one (CreateInvalidation, CallerReference:
+                # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_InvalidationBatch.html),
+                # and the documents can come back to an earlier state (yank, then un-yank).
+                "CallerReference": f"{digest[:32]}-{time.time_ns()}",
             },
         )
     except (BotoCoreError, ClientError) as exc:
         raise RuntimeError(f"CloudFront {props['distribution_id']}: {exc}") from None
-    return {**props, "invalidation_id": resp["Invalidation"]["Id"]}
+    return {**props, "invalidation_id": resp["Invalidation"]["Id"], "invalidated": paths}
 
 
 class CloudFrontInvalidationProvider(ResourceProvider):
+    diff_inputs = staticmethod(invalidation_diff_inputs)  # offline, for `mirrors plan --against`
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        if not news.get("distribution_id"):
+            failures.append(CheckFailure("distribution_id", "a CloudFront distribution id"))
+        docs = news.get("documents")
+        if not isinstance(docs, dict) or not docs or not all(str(p).startswith("/") for p in docs):
+            failures.append(CheckFailure("documents", "site paths (/...) -> sha256"))
+        return CheckResult(news, failures)
+
     def create(self, props: dict[str, Any]) -> CreateResult:
-        out = _invalidate(props)
+        # Everything: a 404 for a path may be cached from before the documents existed.
+        out = _invalidate(props, sorted(props["documents"]))
         return CreateResult(str(out["invalidation_id"]), out)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -205,7 +239,12 @@ class CloudFrontInvalidationProvider(ResourceProvider):
         return DiffResult(changes=bool(changed), replaces=[])
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(_invalidate(news))
+        paths = changed_paths(olds, news)
+        if not paths:  # the profile only: nothing served changed
+            return UpdateResult(
+                {**news, "invalidation_id": olds.get("invalidation_id"), "invalidated": []}
+            )
+        return UpdateResult(_invalidate(news, paths))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         return None  # an invalidation cannot be undone, and need not be
@@ -223,11 +262,5 @@ class CloudFrontInvalidation(
         args: CloudFrontInvalidationArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(_CF_PROVIDER, name, {**args.props(), "invalidation_id": None}, opts)
-
-
-def diff_inputs(olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Offline diff for `mirrors plan --against` (components.mockrun looks for this name)."""
-    if "fingerprint" in news:
-        return invalidation_diff_inputs(olds, news)
-    return file_diff_inputs(olds, news)
+        props = {**args.props(), "invalidation_id": None, "invalidated": None}
+        super().__init__(_CF_PROVIDER, name, props, opts)

@@ -108,11 +108,12 @@ class Gpg:
         return proc.stdout
 
     @classmethod
-    def create(cls, home: Path, uid: str) -> Gpg:
+    def create(cls, home: Path, uid: str, algo: str = "rsa2048") -> Gpg:
         home.mkdir(mode=0o700, parents=True)
         g = cls(home)
-        # RSA: Terraform 1.0.3's openpgp cannot read ed25519 keys ("public key type: 22").
-        g.run("--quick-gen-key", uid, "rsa2048", "sign", "never")
+        # RSA by default: Terraform 1.0.3's openpgp cannot read ed25519 keys
+        # (test_terraform_shared_site.py shows it).
+        g.run("--quick-gen-key", uid, algo, "sign", "never")
         colons = g.run("--list-keys", "--with-colons").decode()
         g.key_id = next(
             line.split(":")[4] for line in colons.splitlines() if line.startswith("pub")
@@ -124,13 +125,13 @@ class Gpg:
         return self.run("--detach-sign", "--local-user", self.key_id, "--output", "-", data=data)
 
 
-def provider_zip(version: str, platform: str) -> bytes:
+def provider_zip(version: str, platform: str, type_: str = TYPE) -> bytes:
     """A provider package: one executable, named as Terraform looks for it."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        info = zipfile.ZipInfo(f"terraform-provider-{TYPE}_v{version}", (2024, 1, 1, 0, 0, 0))
+        info = zipfile.ZipInfo(f"terraform-provider-{type_}_v{version}", (2024, 1, 1, 0, 0, 0))
         info.external_attr = 0o755 << 16
-        z.writestr(info, f"#!/bin/sh\n# {TYPE} {version} {platform}\necho test provider\n")
+        z.writestr(info, f"#!/bin/sh\n# {type_} {version} {platform}\necho test provider\n")
     return buf.getvalue()
 
 

@@ -376,3 +376,31 @@ def test_a_signature_that_does_not_verify_is_one_located_line_and_nothing_is_wri
         "source is fixed\n"
     )
     assert not (project / "mirrors/releases/1.2.0.yaml").exists()
+
+
+def test_an_ed25519_signing_key_is_pinned_with_one_warning_line(
+    project: Path, tls: CertAuthority, tmp_path: Path
+) -> None:
+    gpg = Gpg.create(tmp_path / "ed-gpg", "Test Vendor <release@vendor.test>", "ed25519")
+    registry = SourceRegistry(gpg)
+    site = HttpsSite(tls, registry.lookup)
+    registry.base_url = site.url
+    spec = project / "mirrors/destinations.yaml"
+    spec.write_text(SPEC.format(source=site.url, ca=tls.ca_cert))
+    try:
+        registry.publish("2.0.0", PLATFORMS)
+        done = mirrors("release", "add", "2.0.0", "-C", str(project), cwd=project)
+    finally:
+        site.stop()
+    assert done.returncode == 0, done.stderr
+    # Terraform 1.0.3's own words (test_terraform_shared_site.py shows them).
+    assert done.stderr == (
+        f"mirrors/destinations.yaml:{_line(spec, 'source: ')}: terraform_providers[0].source: "
+        f"warning: version 2.0.0 is signed with an ed25519 key ({gpg.key_id}) that Terraform "
+        '1.0.3 cannot read: `terraform init` from the registry mirror fails with "error '
+        'decoding signing key: openpgp: unsupported feature: public key type: 22". Hint: pinned '
+        "anyway; the network-mirror layout still installs (it checks the zh:/h1: hashes), or "
+        "ask the vendor for an RSA signing key (https://github.com/hashicorp/terraform/pull/32056)"
+        "\n"
+    )
+    assert f"id: {gpg.key_id}" in (project / "mirrors/releases/2.0.0.yaml").read_text()

@@ -177,6 +177,7 @@ def test_missing_mirror_tag_is_drift(aws_project: Path, runner: CliRunner) -> No
         "stack": "prod",
         "checked": 8,
         "images_checked": 0,
+        "provider_objects_checked": 0,
         "errors": 1,
         "warnings": 0,
         "findings": [

@@ -252,6 +252,7 @@ def test_moved_tag_in_json(mirrored: Stack, dst_pusher: Pusher) -> None:
         "stack": "prod",
         "checked": 0,
         "images_checked": 4,
+        "provider_objects_checked": 0,
         "errors": 1,
         "warnings": 0,
         "findings": [

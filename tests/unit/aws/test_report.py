@@ -53,3 +53,11 @@ def test_verify_image_is_pure() -> None:
         (Severity.WARNING, "deprecation", "deprecates at 2026-06-04T00:00:00.000Z"),
     ]
     assert verify_image(EXP, None, None, NOW, timedelta(days=7))[0].actual == "not found"
+
+
+def test_the_summary_names_every_kind_checked() -> None:
+    assert summary([], 8, 30) == "8 AMIs and 30 image tags verified: no drift"
+    assert summary([], 8, 30, 12) == (
+        "8 AMIs, 30 image tags and 12 provider objects verified: no drift"
+    )
+    assert summary([], None, None, 12) == "12 provider objects verified: no drift"
