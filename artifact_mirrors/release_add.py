@@ -35,7 +35,7 @@ from artifact_mirrors.aws import (
 from artifact_mirrors.command_errors import BadInputError, OperationFailedError, located
 from artifact_mirrors.spec.errors import SpecErrors
 from artifact_mirrors.spec.load import load_project
-from artifact_mirrors.spec.model import AmiSpec, ReleaseProvider, Spec, ami_key
+from artifact_mirrors.spec.model import AmiSpec, ReleaseChart, ReleaseProvider, Spec, ami_key
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -62,6 +62,8 @@ class ResolvedRelease:
     amis: tuple[ResolvedAmi, ...]
     # Verified by artifact_mirrors.terraform.resolve before they get here.
     terraform_providers: tuple[ReleaseProvider, ...] = ()
+    # Checked against index.yaml and their bytes by artifact_mirrors.charts.resolve.
+    charts: tuple[ReleaseChart, ...] = ()
 
 
 # ---- input checks --------------------------------------------------------------------------------
@@ -294,6 +296,8 @@ def render_manifest(release: ResolvedRelease, provenance: Provenance) -> str:
     doc["amis"] = amis
     if release.terraform_providers:
         doc["terraform_providers"] = _providers_block(release.terraform_providers)
+    if release.charts:
+        doc["charts"] = _charts_block(release.charts)
     doc.yaml_set_start_comment(header(release.version, provenance))
     yaml = YAML()
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -336,6 +340,18 @@ def _providers_block(providers: tuple[ReleaseProvider, ...]) -> CommentedMap:
                 ("platforms", platforms),
             ]
         )
+    return block
+
+
+def _charts_block(charts: tuple[ReleaseChart, ...]) -> CommentedMap:
+    block = CommentedMap()
+    for c in charts:
+        fields = [("version", c.version), ("digest", c.digest)]
+        for key in ("url", "sha256", "prov_url", "prov_sha256", "created"):
+            value = getattr(c, key)
+            if value is not None:
+                fields.append((key, value))
+        block[c.name] = CommentedMap(fields)
     return block
 
 
@@ -387,6 +403,9 @@ def summary_rows(release: ResolvedRelease) -> list[tuple[str, str, str, str]]:
         ("terraform", f"{rp.name} {platform}", p.sha256, f"{p.filename} signed by {rp.key_id}")
         for rp in release.terraform_providers
         for platform, p in sorted(rp.packages.items())
+    ]
+    rows += [
+        ("chart", f"{c.name} {c.version}", c.digest, c.url or "OCI source") for c in release.charts
     ]
     return rows
 

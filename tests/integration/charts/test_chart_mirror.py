@@ -1,0 +1,210 @@
+"""Acceptance: an HTTP chart repository (two charts x two versions, built by the real `helm
+package`) mirrored to two docker-registry servers through the real ChartTag provider server; the
+real Helm client reads every chart version from every mirror; a yank removes every tag."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from artifact_mirrors.charts.artifact import (
+    CHART_MEDIA_TYPE,
+    CONFIG_MEDIA_TYPE,
+    PROV_MEDIA_TYPE,
+    build,
+)
+from artifact_mirrors.charts.resolve import SpecPlace, resolve_http
+from artifact_mirrors.spec.load import load_spec
+from artifact_mirrors.spec.model import ReleaseChart, Spec
+from components.dynamic.chart_tag import ChartTagArgs, ChartTagProvider
+from tests.integration.charts.conftest import CHARTS, PROV, ChartRepo
+from tests.integration.charts.helm import Helm, HelmError
+from tests.integration.charts.specs import write_spec
+from tests.integration.oci.servers import RegistryServer
+from tests.providers.harness import ProviderError, ProviderServer, provider_server, urn
+
+TYPE = "pulumi-python:dynamic/artifact-mirrors:ChartTag"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+@pytest.fixture(scope="module")
+def spec(
+    tmp_path_factory: pytest.TempPathFactory, chart_repo: ChartRepo, mirrors: list[RegistryServer]
+) -> Spec:
+    loaded = load_spec(write_spec(tmp_path_factory.mktemp("proj"), chart_repo.url, mirrors))
+    assert loaded is not None
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def pins(spec: Spec) -> dict[tuple[str, str], ReleaseChart]:
+    return {
+        (name, version): resolve_http(spec.charts[name], version, SpecPlace(spec.file, i))
+        for i, name in enumerate(spec.charts)
+        for version in CHARTS[name]
+    }
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ProviderServer]:
+    with provider_server() as running:
+        yield running
+
+
+def args(spec: Spec, pin: ReleaseChart, reg: str, **kw: Any) -> dict[str, Any]:
+    registry = spec.registries[reg]
+    chart = spec.charts[pin.name]
+    a = ChartTagArgs(
+        registry=reg,
+        release=pin.version,
+        chart=pin.name,
+        repository=registry.repository(chart.repository),
+        tag=pin.tag,
+        digest=pin.digest,
+        published=True,
+        registry_kind=registry.kind,
+        url=pin.url,
+        sha256=pin.sha256,
+        prov_url=pin.prov_url,
+        prov_sha256=pin.prov_sha256,
+        created=pin.created,
+        insecure=registry.insecure,
+        credentials=registry.credentials.names(),
+    )
+    return {**a.props(), **kw}
+
+
+def manifest(m: RegistryServer, repo: str, ref: str) -> httpx.Response:
+    return httpx.get(f"{m.url}/v2/{repo}/manifests/{ref}", headers={"Accept": OCI_MANIFEST})
+
+
+def blob(m: RegistryServer, repo: str, digest: str) -> bytes:
+    resp = httpx.get(f"{m.url}/v2/{repo}/blobs/{digest}", follow_redirects=True)
+    resp.raise_for_status()
+    return resp.content
+
+
+def test_two_charts_two_versions_two_mirrors_read_back_by_real_helm(
+    server: ProviderServer,
+    spec: Spec,
+    pins: dict[tuple[str, str], ReleaseChart],
+    chart_repo: ChartRepo,
+    mirrors: list[RegistryServer],
+    helm: Helm,
+    reference_registry: RegistryServer,
+) -> None:
+    drv = server.driver(ChartTagProvider())
+    created: dict[tuple[str, str, str], Any] = {}
+    chart_repo.hits.clear()
+    for (name, version), pin in pins.items():
+        for reg in spec.registries:
+            res = urn(f"{reg}/charts/{name}:{version}", TYPE)
+            props = args(spec, pin, reg)
+            created[(name, version, reg)] = (
+                res,
+                props,
+                drv.create(res, drv.check(res, None, props).inputs),
+            )
+    # One read of each .tgz (and .prov) for both mirrors: the copy session's memo.
+    assert {p: n for p, n in chart_repo.hits.items() if p.endswith((".tgz", ".prov"))} == {
+        f"/charts/{n}-{v}.tgz": 1 for n, vs in CHARTS.items() for v in vs
+    } | {"/charts/beta-1.0.0.tgz.prov": 1}
+
+    for (name, version), pin in pins.items():
+        tgz = chart_repo.files[f"{name}-{version}"].read_bytes()
+        repo = f"mirror/charts/{name}"
+        digests = set()
+        for m in mirrors:
+            resp = manifest(m, repo, version)
+            assert resp.status_code == 200, resp.text
+            digests.add(resp.headers["Docker-Content-Digest"])
+            doc = resp.json()
+            assert doc["config"]["mediaType"] == CONFIG_MEDIA_TYPE
+            layers = {d["mediaType"]: d for d in doc["layers"]}
+            # The chart layer is the source .tgz, byte for byte.
+            assert blob(m, repo, layers[CHART_MEDIA_TYPE]["digest"]) == tgz
+            if (name, version) == ("beta", "1.0.0"):
+                assert blob(m, repo, layers[PROV_MEDIA_TYPE]["digest"]) == PROV
+            else:
+                assert PROV_MEDIA_TYPE not in layers
+            # The real Helm client pulls it through its registry client and reads Chart.yaml.
+            shown = helm.show(f"oci://{m.host}/{repo}:{version}")
+            assert f"name: {name}" in shown.splitlines()
+            assert f"version: {version}" in shown.splitlines()
+        # One manifest digest per chart version, at every mirror: the one pinned before pushing.
+        assert digests == {pin.digest}
+
+    # The reference: what `helm push` itself writes for the same .tgz. Same config and layers;
+    # the whole manifest too once its push-time created annotation is the one we use.
+    name, version = "alpha", "1.0.0"
+    tgz_path = chart_repo.files[f"{name}-{version}"]
+    helm.push(tgz_path, f"oci://{reference_registry.host}/ref")
+    theirs = manifest(reference_registry, f"ref/{name}", version)
+    ours = manifest(mirrors[0], f"mirror/charts/{name}", version)
+    assert theirs.json()["config"] == ours.json()["config"]
+    assert theirs.json()["layers"] == ours.json()["layers"]
+    cfg = theirs.json()["config"]["digest"]
+    assert blob(reference_registry, f"ref/{name}", cfg) == blob(
+        mirrors[0], f"mirror/charts/{name}", cfg
+    )
+    their_time = theirs.json()["annotations"]["org.opencontainers.image.created"]
+    assert build(tgz_path.read_bytes(), None, their_time).manifest == theirs.content
+    assert {k: v for k, v in ours.json()["annotations"].items() if not k.endswith(".created")} == {
+        k: v for k, v in theirs.json()["annotations"].items() if not k.endswith(".created")
+    }
+
+    # Nothing changed: no diff. Deleted behind our back: the next preview shows an update.
+    res, props, out = created[("alpha", "1.1.0", "m1")]
+    assert drv.diff(out.id, res, out.outputs, props).changes.value == "none"
+    pin = pins[("alpha", "1.1.0")]
+    httpx.delete(
+        f"{mirrors[1].url}/v2/mirror/charts/alpha/manifests/{pin.digest}"
+    ).raise_for_status()
+    assert drv.diff(out.id, res, out.outputs, props).changes.value == "some"
+    drv.update(out.id, res, out.outputs, props)
+    assert (
+        manifest(mirrors[1], "mirror/charts/alpha", "1.1.0").headers["Docker-Content-Digest"]
+        == pin.digest
+    )
+
+    # A release tag never moves: another digest under alpha:1.0.0 is refused, the tag stays.
+    other = args(spec, pins[("alpha", "1.0.0")], "m0", url=pins[("alpha", "1.1.0")].url,
+                 sha256=pins[("alpha", "1.1.0")].sha256, digest=pins[("alpha", "1.1.0")].digest)  # fmt: skip
+    with pytest.raises(ProviderError) as err:
+        drv.create(urn("m0/charts/alpha:1.0.0-again", TYPE), other)
+    assert f"{mirrors[0].host}/mirror/charts/alpha:1.0.0: tag " in str(err.value)
+    assert "refusing to move it" in str(err.value)
+
+    # Yank: every chart version's tag goes from every mirror; Helm can no longer read it.
+    for (name, version, _reg), (res, props, out) in created.items():
+        yanked = {**props, "published": False}
+        assert drv.diff(out.id, res, out.outputs, yanked).changes.value == "some"
+        drv.update(out.id, res, out.outputs, yanked)
+    for name, versions in CHARTS.items():
+        for version in versions:
+            for m in mirrors:
+                assert manifest(m, f"mirror/charts/{name}", version).status_code == 404
+    with pytest.raises(HelmError):
+        helm.show(f"oci://{mirrors[0].host}/mirror/charts/alpha:1.0.0")
+
+
+def test_the_pins_name_the_index_digest_and_the_provenance(
+    pins: dict[tuple[str, str], ReleaseChart], chart_repo: ChartRepo
+) -> None:
+    beta = pins[("beta", "1.0.0")]
+    assert beta.url == f"{chart_repo.url}/charts/beta-1.0.0.tgz"
+    assert beta.prov_url == f"{chart_repo.url}/charts/beta-1.0.0.tgz.prov"
+    index = (chart_repo.root / "index.yaml").read_text()
+    assert f"digest: {beta.sha256}" in index
+    assert pins[("alpha", "1.0.0")].prov_url is None
+    assert beta.created == "2026-11-30T12:34:56.123456789Z"
+    # Four chart versions, four distinct artifacts.
+    assert len({p.digest for p in pins.values()}) == 4
+    assert json.dumps(sorted(pins)) == json.dumps(
+        sorted((n, v) for n, vs in CHARTS.items() for v in vs)
+    )
