@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -173,15 +172,22 @@ def test_two_charts_two_versions_two_mirrors_read_back_by_real_helm(
     )
 
     # A release tag never moves: another digest under alpha:1.0.0 is refused, the tag stays.
-    other = args(spec, pins[("alpha", "1.0.0")], "m0", url=pins[("alpha", "1.1.0")].url,
-                 sha256=pins[("alpha", "1.1.0")].sha256, digest=pins[("alpha", "1.1.0")].digest)  # fmt: skip
+    newer = pins[("alpha", "1.1.0")]
+    other = args(
+        spec,
+        pins[("alpha", "1.0.0")],
+        "m0",
+        url=newer.url,
+        sha256=newer.sha256,
+        digest=newer.digest,
+    )
     with pytest.raises(ProviderError) as err:
         drv.create(urn("m0/charts/alpha:1.0.0-again", TYPE), other)
     assert f"{mirrors[0].host}/mirror/charts/alpha:1.0.0: tag " in str(err.value)
     assert "refusing to move it" in str(err.value)
 
     # Yank: every chart version's tag goes from every mirror; Helm can no longer read it.
-    for (name, version, _reg), (res, props, out) in created.items():
+    for res, props, out in created.values():
         yanked = {**props, "published": False}
         assert drv.diff(out.id, res, out.outputs, yanked).changes.value == "some"
         drv.update(out.id, res, out.outputs, yanked)
