@@ -257,6 +257,7 @@ class Provenance:
     when: datetime
     images_how: str
     amis_how: str
+    charts_how: str = ""
 
 
 def header(version: str, p: Provenance) -> str:
@@ -265,7 +266,8 @@ def header(version: str, p: Provenance) -> str:
         f"Release {version}, pinned by `mirrors release add` on {when} by {p.user}.\n"
         f"Images: {p.images_how}.\n"
         f"AMIs: {p.amis_how}.\n"
-        "Nothing moves by tag after this point: digests and AMI ids are the identity.\n"
+        + (p.charts_how and f"Charts: {p.charts_how}.\n")
+        + "Nothing moves by tag after this point: digests and AMI ids are the identity.\n"
     )
 
 

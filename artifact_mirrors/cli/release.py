@@ -155,6 +155,10 @@ def release_add_command(
                 when=datetime.now(UTC),
                 images_how=images_how,
                 amis_how=amis_how,
+                charts_how="each .tgz read from its index.yaml entry and checked against the "
+                "entry's digest; the OCI manifest digest built from it"
+                if charts
+                else "",
             ),
         )
         release_add.write_manifest(text, version, spec_file, releases_dir, target)
@@ -172,6 +176,7 @@ def release_add_command(
         console.print(
             f"wrote {target}: {len(images)} images, {len(amis)} AMIs"
             + (f", {len(providers)} Terraform providers" if providers else "")
+            + (f", {len(charts)} Helm charts" if charts else "")
             + ". "
             + review_hint(root, spec_file, releases_dir, version),
             markup=False,

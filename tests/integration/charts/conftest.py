@@ -43,7 +43,7 @@ class ChartRepo:
         lines.append(f"generated: {CREATED}")
         (self.root / "index.yaml").write_text("\n".join(lines) + "\n")
 
-    def entry(self, name: str, version: str, **override: object) -> dict[str, object]:
+    def entry(self, name: str, version: str, /, **override: object) -> dict[str, object]:
         tgz = self.files[f"{name}-{version}"]
         out: dict[str, object] = {
             "name": name,

@@ -15,6 +15,7 @@ def write_spec(directory: Path, chart_url: str, mirrors: list[RegistryServer]) -
     mdir = directory / "mirrors"
     (mdir / "releases").mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "mirrors" / "templates", mdir / "templates", dirs_exist_ok=True)
+    shutil.copy(ROOT / "Pulumi.yaml", directory / "Pulumi.yaml")
     regs = "".join(
         f"  - name: m{i}\n    kind: oci\n    host: {m.host}\n    namespace: mirror\n"
         "    insecure: true\n"
