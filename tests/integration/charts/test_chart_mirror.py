@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from artifact_mirrors import verify_images
 from artifact_mirrors.charts.artifact import (
     CHART_MEDIA_TYPE,
     CONFIG_MEDIA_TYPE,
@@ -19,7 +20,7 @@ from artifact_mirrors.charts.artifact import (
 )
 from artifact_mirrors.charts.resolve import SpecPlace, resolve_http
 from artifact_mirrors.spec.load import load_spec
-from artifact_mirrors.spec.model import ReleaseChart, Spec
+from artifact_mirrors.spec.model import Project, ReleaseChart, Spec
 from components.dynamic.chart_tag import ChartTagArgs, ChartTagProvider
 from tests.integration.charts.conftest import CHARTS, PROV, ChartRepo
 from tests.integration.charts.helm import Helm, HelmError
@@ -213,4 +214,34 @@ def test_the_pins_name_the_index_digest_and_the_provenance(
     assert len({p.digest for p in pins.values()}) == 4
     assert json.dumps(sorted(pins)) == json.dumps(
         sorted((n, v) for n, vs in CHARTS.items() for v in vs)
+    )
+
+
+def test_verify_checks_every_chart_tag_of_the_outputs(
+    server: ProviderServer,
+    spec: Spec,
+    pins: dict[tuple[str, str], ReleaseChart],
+    mirrors: list[RegistryServer],
+) -> None:
+    drv = server.driver(ChartTagProvider())
+    pin = pins[("beta", "1.1.0")]
+    charts: dict[str, str] = {}
+    for reg in spec.registries:
+        props = args(spec, pin, reg)
+        drv.create(urn(f"{reg}/charts/beta:1.1.0-verify", TYPE), props)
+        charts[f"{props['repository']}:{pin.tag}"] = pin.digest
+    outputs = {"releases": {"1.1.0": {"yanked": False, "images": {}, "charts": charts}}}
+    project = Project(spec)
+    tags, notes = verify_images.image_expectations(project, outputs, "outputs")
+    assert (len(tags), notes) == (2, [])
+    with verify_images.RegistryPool(project) as pool:
+        assert verify_images.verify_image_tags(tags, pool, deep=True) == []
+        httpx.delete(f"{mirrors[0].url}/v2/mirror/charts/beta/manifests/{pin.digest}")
+        (finding,) = verify_images.verify_image_tags(tags, pool)
+    assert (finding.kind, finding.key, finding.region, finding.image_id, finding.actual) == (
+        "chart",
+        "beta",
+        "m0",
+        f"{mirrors[0].host}/mirror/charts/beta:1.1.0",
+        "missing",
     )
