@@ -285,7 +285,7 @@ class ReleaseChart:
     @property
     def tag(self) -> str:
         # OCI tags cannot hold '+': Helm writes semver build metadata as '_'
-        # (helm.sh/helm/v4 pkg/registry/tag.go).
+        # (helm.sh/helm/v4 pkg/registry/reference.go, newReference).
         return self.version.replace("+", "_")
 
 
