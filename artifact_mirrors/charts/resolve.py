@@ -26,6 +26,7 @@ from artifact_mirrors.charts.artifact import (
 from artifact_mirrors.charts.source import ChartRepository, IndexEntry, SourceError, sha256_hex
 from artifact_mirrors.command_errors import OperationFailedError, located
 from artifact_mirrors.oci.client import Registries
+from artifact_mirrors.oci.env import insecure_registries
 from artifact_mirrors.oci.errors import MirrorError
 from artifact_mirrors.oci.reference import parse_reference
 from artifact_mirrors.spec.errors import PathPart, format_path
@@ -193,7 +194,8 @@ def resolve_oci(
 
 def resolve_all(spec: Spec, release: str) -> tuple[ReleaseChart, ...]:
     out: list[ReleaseChart] = []
-    with Registries() as registries:
+    # Plain HTTP only for MIRRORS_INSECURE_REGISTRIES (local stand-ins), as for images.
+    with Registries(insecure=insecure_registries()) as registries:
         for i, chart in enumerate(spec.charts.values()):
             place = SpecPlace(spec.file, i)
             version = chart.chart_version(release)

@@ -18,7 +18,9 @@ from artifact_mirrors.charts.artifact import (
     PROV_MEDIA_TYPE,
     build,
 )
-from artifact_mirrors.charts.resolve import SpecPlace, resolve_http
+from artifact_mirrors.charts.resolve import SpecPlace, resolve_http, resolve_oci
+from artifact_mirrors.oci.client import Registries
+from artifact_mirrors.oci.env import INSECURE_ENV
 from artifact_mirrors.spec.load import load_spec
 from artifact_mirrors.spec.model import Project, ReleaseChart, Spec
 from components.dynamic.chart_tag import ChartTagArgs, ChartTagProvider
@@ -245,3 +247,48 @@ def test_verify_checks_every_chart_tag_of_the_outputs(
         f"{mirrors[0].host}/mirror/charts/beta:1.1.0",
         "missing",
     )
+
+
+def test_an_oci_source_is_copied_by_digest_and_read_back_by_helm(
+    tmp_path_factory: pytest.TempPathFactory,
+    chart_repo: ChartRepo,
+    mirrors: list[RegistryServer],
+    helm: Helm,
+    reference_registry: RegistryServer,
+) -> None:
+    # The source: a chart `helm push` put into an OCI registry (push-time digest, kept as is).
+    helm.push(chart_repo.files["beta-1.1.0"], f"oci://{reference_registry.host}/upstream")
+    source = manifest(reference_registry, "upstream/beta", "1.1.0")
+    root = tmp_path_factory.mktemp("oci-source")
+    spec_file = write_spec(root, chart_repo.url, mirrors)
+    text = spec_file.read_text()
+    spec_file.write_text(
+        text.split("charts:\n", 1)[0]
+        + f"charts:\n  - name: beta\n    source: {{oci: {reference_registry.host}/upstream/beta}}\n"
+    )
+    loaded = load_spec(spec_file)
+    assert loaded is not None
+    with Registries(insecure=[reference_registry.host]) as regs:
+        pin = resolve_oci(loaded.charts["beta"], "1.1.0", SpecPlace(spec_file, 0), regs)
+    assert pin.digest == source.headers["Docker-Content-Digest"]
+    env = {INSECURE_ENV: reference_registry.host}
+    with provider_server(env) as oci_server:
+        drv = oci_server.driver(ChartTagProvider())
+        for reg, m in zip(loaded.registries, mirrors, strict=True):
+            registry = loaded.registries[reg]
+            props = ChartTagArgs(
+                registry=reg,
+                release="1.1.0",
+                chart="beta",
+                repository=registry.repository("oci/beta"),
+                tag="1.1.0",
+                digest=pin.digest,
+                published=True,
+                registry_kind="oci",
+                source=f"{reference_registry.host}/upstream/beta@{pin.digest}",
+                insecure=True,
+            ).props()
+            drv.create(urn(f"{reg}/charts/beta:1.1.0-oci", TYPE), props)
+            mirrored = manifest(m, "mirror/oci/beta", "1.1.0")
+            assert mirrored.content == source.content  # the source's bytes, by digest
+            assert "name: beta" in helm.show(f"oci://{m.host}/mirror/oci/beta:1.1.0").splitlines()
