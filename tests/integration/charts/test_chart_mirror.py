@@ -292,3 +292,37 @@ def test_an_oci_source_is_copied_by_digest_and_read_back_by_helm(
             mirrored = manifest(m, "mirror/oci/beta", "1.1.0")
             assert mirrored.content == source.content  # the source's bytes, by digest
             assert "name: beta" in helm.show(f"oci://{m.host}/mirror/oci/beta:1.1.0").splitlines()
+
+
+def test_a_source_that_no_longer_matches_its_pins_pushes_nothing(
+    server: ProviderServer,
+    spec: Spec,
+    pins: dict[tuple[str, str], ReleaseChart],
+    chart_repo: ChartRepo,
+    mirrors: list[RegistryServer],
+) -> None:
+    drv = server.driver(ChartTagProvider())
+    pin = pins[("alpha", "1.0.0")]
+    wrong = "f" * 64
+    props = args(spec, pin, "m0", sha256=wrong, repository=f"{mirrors[0].host}/mirror/bad/alpha")
+    with pytest.raises(ProviderError) as err:
+        drv.create(urn("m0/bad/alpha:1.0.0", TYPE), props)
+    assert str(err.value) == (
+        f"{mirrors[0].host}/mirror/bad/alpha:1.0.0: {pin.url}: content hashes to "
+        f"sha256:{pin.sha256}, pinned sha256:{wrong}"
+    )
+    # The pinned manifest digest is checked too: bytes that build another artifact are refused.
+    other = args(
+        spec,
+        pin,
+        "m0",
+        digest="sha256:" + "e" * 64,
+        repository=f"{mirrors[0].host}/mirror/bad/alpha",
+    )
+    with pytest.raises(ProviderError) as err:
+        drv.create(urn("m0/bad/alpha:1.0.0-b", TYPE), other)
+    assert str(err.value) == (
+        f"{mirrors[0].host}/mirror/bad/alpha:1.0.0: {pin.url}: builds manifest {pin.digest}, "
+        f"pinned sha256:{'e' * 64}"
+    )
+    assert httpx.get(f"{mirrors[0].url}/v2/mirror/bad/alpha/tags/list").status_code == 404
