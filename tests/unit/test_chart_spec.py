@@ -25,7 +25,8 @@ def line(project: Path, file: str, text: str) -> int:
         pytest.param(
             "  - name: teleport-cluster\n    source: {url: https://charts.releases.teleport.dev,"
             " oci: ghcr.io/x/teleport-cluster}\n",
-            "    source: {url: https://charts.releases.teleport.dev, oci: ghcr.io/x/teleport-cluster}",
+            "    source: {url: https://charts.releases.teleport.dev,"
+            " oci: ghcr.io/x/teleport-cluster}",
             "charts[0].source: give exactly one of source.url or source.oci (got url, oci). "
             "Hint: url: an HTTP chart repository; oci: a repository holding the chart",
             id="url-and-oci",
