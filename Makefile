@@ -3,7 +3,7 @@ PY ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lock plan rehearse test lint system-deps
+.PHONY: setup lock plan rehearse test lint system-deps helm-venv
 # requirements.txt = the lock file (exact pins, dev tools included) + this project, editable:
 # the same set `pulumi install` installs.
 $(BIN)/mirrors: pyproject.toml requirements.txt requirements.lock
@@ -38,5 +38,14 @@ lint: setup
 system-deps:
 	scripts/system-deps
 
-test: system-deps lint
+# The real Helm client for tests/integration/charts: helm-sdkpy needs Python >= 3.12 (the main
+# venv may be 3.11), so it gets its own virtualenv from its own lock file.
+HELM_VENV := .venv-helm
+$(HELM_VENV)/bin/python: requirements-helm.lock scripts/helm-venv
+	scripts/helm-venv $(HELM_VENV)
+	touch $@
+
+helm-venv: $(HELM_VENV)/bin/python
+
+test: system-deps lint helm-venv
 	$(BIN)/pytest -q

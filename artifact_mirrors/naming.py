@@ -139,3 +139,21 @@ def terraform_object(provider: str, destination: str, key: str) -> str:
 
 def terraform_invalidation(provider: str, destination: str) -> str:
     return f"terraform/{terraform_destination(provider, destination)}/cloudfront-invalidation"
+
+
+# ---- Helm charts ---------------------------------------------------------------------------------
+
+
+def chart_mirror(version: str, chart: str, registry: str) -> str:
+    return f"{version}/chart/{chart}@{registry}"
+
+
+def chart_tag(registry: str, repository: str, tag: str) -> str:
+    # Like image_tag: the destination's identity (a chart's repository never equals an image's
+    # in the same registry; the spec loader refuses that).
+    return f"{registry}/{repository}:{tag}"
+
+
+def chart_repository(registry: str, repository: str) -> str:
+    # An ECR / ECR Public repository created for a chart (the other kinds create on push).
+    return f"{registry}/{repository}"

@@ -8,9 +8,12 @@ JSON schema ``artifact-mirrors/plan/v1`` (additive changes only; breaking ones b
 
     {"schema", "stack",
      "summary": {releases, image_tags, ami_copies, ami_transfers,
-      launch_permissions, revocations, floating_tags, repositories, resources},
+      launch_permissions, revocations, floating_tags, repositories, terraform_objects,
+      chart_tags, resources},
      "releases": [{version, channel, yanked, reason,
         "image_tags": [{registry, repository, tag, digest, source, action: publish|unpublish, urn}],
+        "chart_tags": [{registry, chart, repository, tag, digest, source, action, urn}]
+                      (only in releases with Helm charts; summary.chart_tags likewise),
         "amis": [{key, partition, region, name, method: copy|transfer, source, provider,
                   launch_permissions: [{kind, value, action: grant|revoke}],
                   urn}]}],
@@ -65,6 +68,7 @@ from artifact_mirrors.terraform import plan as terraform_plan
 SCHEMA = "artifact-mirrors/plan/v1"
 
 T_IMAGE_TAG = "pulumi-python:dynamic/artifact-mirrors:ImageTag"
+T_CHART_TAG = "pulumi-python:dynamic/artifact-mirrors:ChartTag"
 T_TRANSFER = "pulumi-python:dynamic/artifact-mirrors:AmiTransfer"
 T_REVOCATION = "pulumi-python:dynamic/artifact-mirrors:LaunchPermissionRevocation"
 T_REPOSITORY = "pulumi-python:dynamic/artifact-mirrors:MirrorRepository"
@@ -197,6 +201,26 @@ def build_plan(stack: str, resources: list[ResourceRecord]) -> dict[str, Any]:
             if not i["published"]:
                 entry["yanked"] = True
 
+    # Helm charts: one OCI artifact per chart version; the digest is known before the push.
+    for t in by_type[T_CHART_TAG]:
+        i = t.inputs
+        entry = release_entry(i["release"])
+        # Only releases with charts carry the key (plans of image-only stacks stay as they were).
+        entry.setdefault("chart_tags", []).append(
+            {
+                "registry": i["registry"],
+                "chart": i["chart"],
+                "repository": i["repository"],
+                "tag": i["tag"],
+                "digest": i["digest"],
+                "source": i.get("source") or i.get("url"),
+                "action": "publish" if i["published"] else "unpublish",
+                "urn": t.urn,
+            }
+        )
+        if not i["published"]:
+            entry["yanked"] = True
+
     # AMI copies and transfers, keyed by the image id later resources refer to.
     amis_by_image: dict[str, dict[str, Any]] = {}
     for c in by_type[T_AMI_COPY]:
@@ -273,6 +297,7 @@ def build_plan(stack: str, resources: list[ResourceRecord]) -> dict[str, Any]:
 
     for info in releases.values():
         info["image_tags"].sort(key=lambda x: (x["registry"], x["repository"], x["tag"]))
+        info.get("chart_tags", []).sort(key=lambda x: (x["registry"], x["repository"], x["tag"]))
         for ami in info["amis"]:
             ami["launch_permissions"].sort(key=lambda x: (x["kind"], x["value"]))
         info["amis"].sort(key=lambda x: (x["key"], x["partition"], x["region"]))
@@ -302,6 +327,7 @@ def summarize(plan: dict[str, Any], resources: int) -> dict[str, int]:
     releases = plan["releases"]
     amis = [a for r in releases for a in r["amis"]]
     perms = [p for a in amis for p in a["launch_permissions"]]
+    charts = sum(len(r.get("chart_tags", [])) for r in releases)
     return {
         "releases": len(releases),
         "image_tags": sum(len(r["image_tags"]) for r in releases),
@@ -312,6 +338,7 @@ def summarize(plan: dict[str, Any], resources: int) -> dict[str, int]:
         "floating_tags": len(plan["floating_tags"]),
         "repositories": len(plan["repositories"]),
         "terraform_objects": len(plan.get("terraform_providers", [])),
+        **({"chart_tags": charts} if charts else {}),
         "resources": resources,
     }
 
@@ -426,6 +453,10 @@ def render_tables(plan: dict[str, Any]) -> list[Table]:
             t.add_column(col)
         for it in r["image_tags"]:
             t.add_row(f"{it['repository']}:{it['tag']}", _short(it["digest"]), it["action"])
+        for ct in r.get("chart_tags", []):
+            t.add_row(
+                f"{ct['repository']}:{ct['tag']} (Helm chart)", _short(ct["digest"]), ct["action"]
+            )
         tables.append(t)
         if r["amis"]:
             a = Table(title=f"Release {r['version']} AMIs")
@@ -541,7 +572,7 @@ def _place(urn: str, by_urn: dict[str, State]) -> tuple[str, str]:
         release = "terraform index"
     else:
         release = "infrastructure"
-    if s.type == T_IMAGE_TAG:
+    if s.type in (T_IMAGE_TAG, T_CHART_TAG):
         destination = str(i.get("registry", "-"))
     elif T_REGISTRY in types:
         destination = types[T_REGISTRY].name

@@ -35,7 +35,14 @@ from artifact_mirrors.aws import (
 from artifact_mirrors.command_errors import BadInputError, OperationFailedError, located
 from artifact_mirrors.spec.errors import SpecErrors
 from artifact_mirrors.spec.load import load_project
-from artifact_mirrors.spec.model import AmiSpec, Image, ReleaseProvider, Spec, ami_key
+from artifact_mirrors.spec.model import (
+    AmiSpec,
+    Image,
+    ReleaseChart,
+    ReleaseProvider,
+    Spec,
+    ami_key,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -68,6 +75,8 @@ class ResolvedRelease:
     amis: tuple[ResolvedAmi, ...]
     # Verified by artifact_mirrors.terraform.resolve before they get here.
     terraform_providers: tuple[ReleaseProvider, ...] = ()
+    # Checked against index.yaml and their bytes by artifact_mirrors.charts.resolve.
+    charts: tuple[ReleaseChart, ...] = ()
 
 
 # ---- input checks --------------------------------------------------------------------------------
@@ -311,6 +320,7 @@ class Provenance:
     when: datetime
     images_how: str
     amis_how: str
+    charts_how: str = ""
 
 
 def header(version: str, p: Provenance) -> str:
@@ -319,7 +329,8 @@ def header(version: str, p: Provenance) -> str:
         f"Release {version}, pinned by `mirrors release add` on {when} by {p.user}.\n"
         f"Images: {p.images_how}.\n"
         f"AMIs: {p.amis_how}.\n"
-        "Nothing moves by tag after this point: digests and AMI ids are the identity.\n"
+        + (p.charts_how and f"Charts: {p.charts_how}.\n")
+        + "Nothing moves by tag after this point: digests and AMI ids are the identity.\n"
     )
 
 
@@ -350,6 +361,8 @@ def render_manifest(release: ResolvedRelease, provenance: Provenance) -> str:
     doc["amis"] = amis
     if release.terraform_providers:
         doc["terraform_providers"] = _providers_block(release.terraform_providers)
+    if release.charts:
+        doc["charts"] = _charts_block(release.charts)
     doc.yaml_set_start_comment(header(release.version, provenance))
     yaml = YAML()
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -392,6 +405,18 @@ def _providers_block(providers: tuple[ReleaseProvider, ...]) -> CommentedMap:
                 ("platforms", platforms),
             ]
         )
+    return block
+
+
+def _charts_block(charts: tuple[ReleaseChart, ...]) -> CommentedMap:
+    block = CommentedMap()
+    for c in charts:
+        fields = [("version", c.version), ("digest", c.digest)]
+        for key in ("url", "sha256", "prov_url", "prov_sha256", "created"):
+            value = getattr(c, key)
+            if value is not None:
+                fields.append((key, value))
+        block[c.name] = CommentedMap(fields)
     return block
 
 
@@ -451,6 +476,9 @@ def summary_rows(release: ResolvedRelease) -> list[tuple[str, str, str, str]]:
         ("terraform", f"{rp.name} {platform}", p.sha256, f"{p.filename} signed by {rp.key_id}")
         for rp in release.terraform_providers
         for platform, p in sorted(rp.packages.items())
+    ]
+    rows += [
+        ("chart", f"{c.name} {c.version}", c.digest, c.url or "OCI source") for c in release.charts
     ]
     return rows
 

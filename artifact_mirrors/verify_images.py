@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 KIND = "image"
+CHART_KIND = "chart"
 UNKNOWN = "-"  # image / registry name of a repository the spec does not list
 
 CHECK_TAG = "tag"
@@ -86,6 +87,7 @@ class ExpectedTag:
     source: str | None = None  # the first-party repository (None: not in the spec)
     signatures: bool = True
     verify: VerifyPolicy | None = None  # the image's signature policy
+    chart: bool = False  # a Helm chart's tag (``image`` is then the spec's chart name)
 
     @property
     def reference(self) -> str:
@@ -115,7 +117,7 @@ def _finding(
         check,
         expected,
         actual,
-        kind=KIND,
+        kind=CHART_KIND if t.chart else KIND,
     )
 
 
@@ -268,6 +270,8 @@ def image_expectations(
                         )
                     )
 
+    expected += _chart_expectations(project, outputs, where)
+
     if "floating_tags" in outputs:
         floating = _mapping(outputs["floating_tags"], where, "floating_tags")
         for ref, rec in floating.items():
@@ -287,6 +291,44 @@ def image_expectations(
             )
         notes += _floating_behind(project, floating)
     return expected, notes
+
+
+def _chart_expectations(project: Project, outputs: Any, where: str) -> list[ExpectedTag]:
+    """``releases.<version>.charts``: ``{"<repository>:<tag>": digest}`` (components/release.py).
+    A yanked release's chart tags must be absent, like its image tags."""
+    spec = project.spec
+    index = {
+        spec.registries[name].repository(chart.repository): (name, chart.name)
+        for chart in spec.charts.values()
+        for name in chart.registries
+    }
+    out: list[ExpectedTag] = []
+    for version, rec in sorted(outputs["releases"].items()):
+        if "charts" not in rec:
+            continue
+        version = str(version)
+        manifest = project.release(version)
+        yanked = rec.get("yanked") is True or (manifest is not None and manifest.yanked)
+        charts = _mapping(rec["charts"], where, f"releases.{version}.charts")
+        for ref, value in charts.items():
+            path = f"releases.{version}.charts.{ref}"
+            repository, tag = _split(ref, where, path)
+            registry, chart = index.get(repository, (UNKNOWN, UNKNOWN))
+            out.append(
+                ExpectedTag(
+                    version,
+                    chart,
+                    registry,
+                    repository,
+                    tag,
+                    _digest(value, where, path),
+                    present=not yanked,
+                    floating=False,
+                    signatures=False,
+                    chart=True,
+                )
+            )
+    return out
 
 
 def _floating_behind(project: Project, deployed: Mapping[str, Any]) -> list[Finding]:
@@ -592,8 +634,10 @@ def verify_image_tags(
         passed: dict[tuple[str, str, str], ExpectedTag] = {}
         for t, (found, ok) in zip(expected, results, strict=True):
             findings += found
-            # The release tag and its floating tags share one tree: compare it once.
-            if ok and deep:
+            # The release tag and its floating tags share one tree: compare it once. A chart's
+            # artifact is built from its pinned .tgz: the tag check against the pinned digest
+            # is the whole check.
+            if ok and deep and not t.chart:
                 key = (t.registry, t.repository, t.digest)
                 if key not in passed or passed[key].floating:
                     passed[key] = t

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 from artifact_mirrors import labels, naming
 from artifact_mirrors.floating import FloatingTag
 from artifact_mirrors.regions import ECR_PUBLIC_API_REGION
-from artifact_mirrors.spec.model import Image, Labels, Registry, Release
+from artifact_mirrors.spec.model import Chart, Image, Labels, Registry, Release
 from components.aws_partition import AwsProviders, local_endpoint_args
 from components.dynamic.image_tag import ImageTag, ImageTagArgs
 from components.dynamic.repository import MirrorRepository, MirrorRepositoryArgs
@@ -50,6 +50,7 @@ class RegistryMirrorArgs:
     # The AMI partitions' providers. Not used for repositories: an ECR / ECR Public registry has
     # its own provider (RegistryMirror.aws_provider) with the registry's credentials.profile.
     providers: AwsProviders
+    charts: tuple[Chart, ...] = ()  # Helm charts mirrored to this registry
 
 
 class RegistryMirror(pulumi.ComponentResource):
@@ -65,16 +66,22 @@ class RegistryMirror(pulumi.ComponentResource):
         super().__init__(REGISTRY_TYPE, name, None, opts)
         self.args = args
         self.repositories: dict[str, pulumi.Resource] = {}
+        self.chart_repositories: dict[str, pulumi.Resource] = {}
         self._aws_provider: aws.Provider | None = None
         reg = args.registry
         for image in args.images:
             repo = self._repository(reg, image)
             if repo is not None:
                 self.repositories[image.name] = repo
+        for chart in args.charts:
+            chart_repo = self._chart_repository(reg, chart)
+            if chart_repo is not None:
+                self.chart_repositories[chart.name] = chart_repo
         self.register_outputs(
             {
                 "registry": reg.name,
-                "repositories": [reg.repository(i.repository) for i in args.images],
+                "repositories": [reg.repository(i.repository) for i in args.images]
+                + [reg.repository(c.repository) for c in args.charts],
             }
         )
 
@@ -152,6 +159,35 @@ class RegistryMirror(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )
         # oci registries create repositories on first push.
+        return None
+
+    def _chart_repository(self, reg: Registry, chart: Chart) -> pulumi.Resource | None:
+        """ECR and ECR Public refuse a push to a repository that does not exist; Docker Hub,
+        quay.io and oci registries create it on the first push."""
+        name = naming.chart_repository(reg.name, chart.repository)
+        source = chart.url or chart.oci or ""
+        about = f"Helm chart {chart.chart}, mirrored from {source} (the same .tgz, unchanged)."
+        if reg.kind == "ecr-public":
+            return aws.ecrpublic.Repository(
+                name,
+                repository_name=chart.repository,
+                catalog_data=aws.ecrpublic.RepositoryCatalogDataArgs(
+                    description=about, about_text=about
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=self.aws_provider(), retain_on_delete=True
+                ),
+            )
+        if reg.kind == "ecr":
+            return aws.ecr.Repository(
+                name,
+                name=f"{reg.namespace}/{chart.repository}",
+                image_tag_mutability="MUTABLE",
+                tags={"mirror-of": source, "description": about[:256]},
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=self.aws_provider(), retain_on_delete=True
+                ),
+            )
         return None
 
     def floating_tag(

@@ -54,10 +54,11 @@ def build(
     registries: dict[str, RegistryMirror] = {}
     for reg in spec.registries.values():
         images = tuple(i for i in spec.images.values() if reg.name in i.registries)
-        if images:
+        charts = tuple(c for c in spec.charts.values() if reg.name in c.registries)
+        if images or charts:
             registries[reg.name] = RegistryMirror(
                 naming.registry_mirror(reg.name),
-                RegistryMirrorArgs(reg, images, spec.labels, providers),
+                RegistryMirrorArgs(reg, images, spec.labels, providers, charts),
             )
 
     terraform = {

@@ -13,6 +13,7 @@ from artifact_mirrors.regions import Partition
 from artifact_mirrors.spec.model import Release, Spec
 from components.amis import AmiMirror, AmiMirrorArgs
 from components.aws_partition import AwsProviders
+from components.charts import ChartMirror, ChartMirrorArgs
 from components.images import ImageMirror, ImageMirrorArgs, RegistryMirror
 from components.scope import CommercialMirrors
 from components.terraform import (
@@ -43,6 +44,7 @@ class ReleaseMirror(pulumi.ComponentResource):
     image_tags: dict[str, ImageMirror]
     amis: dict[str, AmiMirror]
     terraform: dict[str, TerraformVersionMirror]
+    charts: dict[str, ChartMirror]
     audit: dict[str, Any]
 
     def __init__(
@@ -115,6 +117,25 @@ class ReleaseMirror(pulumi.ComponentResource):
             if name in args.terraform
         }
 
+        # Helm charts: one OCI artifact per chart version, the same digest at every registry.
+        self.charts = {}
+        for chart_name, pin in release.charts.items():
+            chart = spec.charts.get(chart_name)
+            if chart is None:
+                continue
+            for reg_name in chart.registries:
+                reg = spec.registries[reg_name]
+                self.charts[f"{reg.repository(chart.repository)}:{pin.tag}"] = ChartMirror(
+                    naming.chart_mirror(version, chart_name, reg_name),
+                    ChartMirrorArgs(
+                        release,
+                        chart,
+                        reg,
+                        args.registries[reg_name].chart_repositories.get(chart_name),
+                    ),
+                    pulumi.ResourceOptions(parent=self),
+                )
+
         self.audit = {
             "channel": release.channel,
             "yanked": release.yanked,
@@ -132,4 +153,7 @@ class ReleaseMirror(pulumi.ComponentResource):
                 for dest, objects in m.audit.items()
             },
         }
+        if self.charts:
+            # "REPOSITORY:TAG" -> manifest digest, like images.
+            self.audit["charts"] = {ref: m.tag.digest for ref, m in self.charts.items()}
         self.register_outputs(self.audit)

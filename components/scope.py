@@ -82,11 +82,14 @@ def scoped(project: Project, scope: Scope) -> Project:
         )
     if scope.images:
         return replace(project, spec=replace(spec, amis=amis))
-    # Terraform provider mirrors are commercial S3 sites: the commercial stack's, like images.
+    # Terraform provider mirrors are commercial S3 sites, and Helm charts go to the image
+    # registries: the commercial stack's, like images.
     return replace(
         project,
-        spec=replace(spec, amis=amis, registries={}, images={}, terraform_providers={}),
-        releases=tuple(replace(r, images={}, terraform_providers={}) for r in project.releases),
+        spec=replace(spec, amis=amis, registries={}, images={}, terraform_providers={}, charts={}),
+        releases=tuple(
+            replace(r, images={}, terraform_providers={}, charts={}) for r in project.releases
+        ),
     )
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
     from artifact_mirrors.aws import ResolvedAmi
-    from artifact_mirrors.spec.model import ReleaseProvider
+    from artifact_mirrors.spec.model import ReleaseChart, ReleaseProvider
 
 # boto3 (~0.1 s) and the AWS library are imported inside the command, so `mirrors validate`
 # and `mirrors plan` do not pay for them.
@@ -146,7 +146,13 @@ def release_add_command(
 
             # Each signature is verified against the source's published key before pinning.
             providers = resolve_all(the_spec, version, lambda line: typer.echo(line, err=True))
-        resolved = release_add.ResolvedRelease(version, channel, images, amis, providers)
+        charts: tuple[ReleaseChart, ...] = ()
+        if the_spec.charts:
+            from artifact_mirrors.charts.resolve import resolve_all as resolve_charts
+
+            # Each .tgz must hash to its index.yaml digest and be the chart the index names.
+            charts = resolve_charts(the_spec, version)
+        resolved = release_add.ResolvedRelease(version, channel, images, amis, providers, charts)
         text = release_add.render_manifest(
             resolved,
             release_add.Provenance(
@@ -154,6 +160,10 @@ def release_add_command(
                 when=datetime.now(UTC),
                 images_how=images_how,
                 amis_how=amis_how,
+                charts_how="each .tgz read from its index.yaml entry and checked against the "
+                "entry's digest; the OCI manifest digest built from it"
+                if charts
+                else "",
             ),
         )
         release_add.write_manifest(text, version, spec_file, releases_dir, target)
@@ -171,6 +181,7 @@ def release_add_command(
         console.print(
             f"wrote {target}: {len(images)} images, {len(amis)} AMIs"
             + (f", {len(providers)} Terraform providers" if providers else "")
+            + (f", {len(charts)} Helm charts" if charts else "")
             + ". "
             + review_hint(root, spec_file, releases_dir, version),
             markup=False,

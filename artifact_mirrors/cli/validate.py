@@ -37,7 +37,8 @@ def validate(
     yanked = sum(1 for r in project.releases if r.yanked)
     stdout_console().print(
         f"ok: {spec_file}: {len(s.registries)} registries, {len(s.images)} images, "
-        f"{regions} AMI regions; {len(project.releases)} releases ({yanked} yanked)"
+        + (f"{len(s.charts)} Helm charts, " if s.charts else "")
+        + f"{regions} AMI regions; {len(project.releases)} releases ({yanked} yanked)"
     )
 
 

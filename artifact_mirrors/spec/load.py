@@ -29,7 +29,7 @@ from artifact_mirrors.labels import (
     check_templates,
     image_description,
 )
-from artifact_mirrors.spec import model, schema, terraform_checks
+from artifact_mirrors.spec import chart_checks, model, schema, terraform_checks
 from artifact_mirrors.spec.errors import PathPart, SpecError, SpecErrors, show_value
 from artifact_mirrors.spec.yamlio import Document, load_document, plain
 from artifact_mirrors.window import check_pins, check_window
@@ -429,8 +429,17 @@ def _spec_checks(doc: Document, s: schema.DestinationsIn, out: _Collector) -> mo
         window = model.Window(s.window.majors, s.window.patches, tuple(s.window.pinned))
         out.extend(check_window(doc, window))
     providers = terraform_checks.spec_providers(doc, s.terraform_providers, out, _region_problem)
+    image_repos = {(reg, im.repository) for im in images.values() for reg in im.registries}
+    charts = chart_checks.spec_charts(doc, s, registries, image_repos, out)
     return model.Spec(
-        doc.file, labels, registries, images, amis, window, terraform_providers=providers
+        doc.file,
+        labels,
+        registries,
+        images,
+        amis,
+        window,
+        terraform_providers=providers,
+        charts=charts,
     )
 
 
@@ -816,6 +825,7 @@ def _release_checks(
             )
         amis.append(ami)
     providers = terraform_checks.release_providers(doc, r, spec, out)
+    charts = chart_checks.release_charts(doc, r, spec, out)
     return model.Release(
         doc.file,
         version,
@@ -826,6 +836,7 @@ def _release_checks(
         tuple(amis),
         r.pinned,
         terraform_providers=providers,
+        charts=charts,
     )
 
 
@@ -848,6 +859,7 @@ def load_spec(spec_file: Path, out: _Collector | None = None) -> model.Spec | No
     if doc is not None:
         start = len(col.errors)
         merged = _merge_image_defaults(doc.root)
+        chart_checks.merge_defaults(doc.root)
         parsed = _validate(doc, schema.DestinationsIn, plain(doc.root), col)
         if parsed is not None:
             spec = _spec_checks(doc, parsed, col)

@@ -273,6 +273,23 @@ class TerraformProvider:
 
 
 @dataclass(frozen=True)
+class Chart:
+    """A Helm chart mirrored as an OCI artifact (artifact_mirrors/charts)."""
+
+    name: str  # the spec's key; the release manifest pins it under this name
+    chart: str  # the chart's own name (Chart.yaml, the index entry, the OCI repository's last part)
+    url: str | None  # an HTTP chart repository (index.yaml at its root), or
+    oci: str | None  # an OCI repository holding the chart, e.g. ghcr.io/org/charts/NAME
+    ca_file: str | None  # the source's private CA
+    repository: str  # destination repository under each registry's namespace
+    registries: tuple[str, ...]
+    version: str  # the chart version of release {version}: a template, default "{version}"
+
+    def chart_version(self, release: str) -> str:
+        return self.version.replace("{version}", release)
+
+
+@dataclass(frozen=True)
 class Spec:
     file: Path
     labels: Labels
@@ -281,6 +298,7 @@ class Spec:
     amis: AmiSpec | None
     window: Window | None = None
     terraform_providers: dict[str, TerraformProvider] = field(default_factory=dict)
+    charts: dict[str, Chart] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -330,6 +348,30 @@ class ReleaseProvider:
 
 
 @dataclass(frozen=True)
+class ReleaseChart:
+    """One chart version, pinned by `mirrors release add`.
+
+    ``digest`` is the OCI manifest digest every mirror gets (built deterministically from the
+    ``.tgz``, the ``.prov`` and ``created``; for an OCI source, the source's own digest).
+    """
+
+    name: str  # the spec's charts[].name
+    version: str
+    digest: str
+    url: str | None = None  # HTTP source: the .tgz
+    sha256: str | None = None  # hex, the index.yaml digest
+    prov_url: str | None = None
+    prov_sha256: str | None = None
+    created: str | None = None  # the index entry's created time
+
+    @property
+    def tag(self) -> str:
+        # OCI tags cannot hold '+': Helm writes semver build metadata as '_'
+        # (helm.sh/helm/v4 pkg/registry/reference.go, newReference).
+        return self.version.replace("+", "_")
+
+
+@dataclass(frozen=True)
 class Release:
     file: Path
     version: semver.Version
@@ -340,6 +382,7 @@ class Release:
     amis: tuple[ReleaseAmi, ...]
     pinned: bool = False
     terraform_providers: dict[str, ReleaseProvider] = field(default_factory=dict)
+    charts: dict[str, ReleaseChart] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

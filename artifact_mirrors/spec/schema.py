@@ -195,8 +195,14 @@ class Labels(Strict):
     ami_description: str
 
 
+class ChartDefaults(Strict):
+    registries: list[Name] | None = None
+    repository: str | None = None  # a template: "{name}" (default) or e.g. "charts/{name}"
+
+
 class Defaults(Strict):
     image: ImageDefaults = ImageDefaults()
+    chart: ChartDefaults = ChartDefaults()
 
 
 class WindowIn(Strict):
@@ -231,6 +237,23 @@ class TerraformProviderIn(Strict):
     destinations: list[TerraformDestinationIn]
 
 
+class ChartSourceIn(Strict):
+    """Either an HTTP chart repository (``url`` + ``chart``) or an OCI repository (``oci``)."""
+
+    url: str | None = None
+    chart: Name | None = None  # the chart's name in index.yaml (default: the spec's name)
+    oci: str | None = None
+    tls: Tls = Tls()
+
+
+class ChartIn(Strict):
+    name: Name
+    source: ChartSourceIn
+    repository: str | None = None  # default: defaults.chart.repository, else the chart's name
+    registries: list[Name]
+    version: str = "{version}"  # the chart version for release {version}
+
+
 class DestinationsIn(Strict):
     version: Literal[1]
     labels: Labels
@@ -240,6 +263,7 @@ class DestinationsIn(Strict):
     amis: AmisIn | None = None
     window: WindowIn | None = None
     terraform_providers: list[TerraformProviderIn] = []
+    charts: list[ChartIn] = []
 
 
 # ---- releases/<version>.yaml ---------------------------------------------------------------------
@@ -282,6 +306,16 @@ class ReleaseProviderIn(Strict):
     platforms: dict[str, ProviderPackageIn]
 
 
+class ReleaseChartIn(Strict):
+    version: str
+    digest: Digest  # the OCI manifest every mirror gets
+    url: str | None = None
+    sha256: Sha256Hex | None = None
+    prov_url: str | None = None
+    prov_sha256: Sha256Hex | None = None
+    created: str | None = None
+
+
 class ReleaseIn(Strict):
     version: str
     channel: Name = "stable"
@@ -291,3 +325,4 @@ class ReleaseIn(Strict):
     images: dict[str, ReleaseImageIn] = {}
     amis: list[ReleaseAmiIn] = []
     terraform_providers: dict[str, ReleaseProviderIn] = {}
+    charts: dict[str, ReleaseChartIn] = {}

@@ -95,7 +95,8 @@ def test_against_a_sixth_release_creates_it_and_moves_floating_tags_only(
     steps = json.loads(out)["steps"]
     base_custom = sum(1 for r in json.loads(base_plan.read_text())["resources"] if r["custom"])
     assert steps["summary"] == {
-        "create": 109 + 29,  # + the Terraform provider's 24 files and 5 documents
+        # + the Terraform provider's 24 files and 5 documents, + 3 Helm chart tags
+        "create": 109 + 29 + 3,
         "update": 99 + 3,  # + its 2 index documents and the CloudFront invalidation
         "replace": 0,
         "forget": 0,
@@ -128,7 +129,7 @@ def test_against_a_sixth_release_creates_it_and_moves_floating_tags_only(
     )
     assert (code, err) == (0, "")
     total = next(line for line in out.splitlines() if line.startswith("│ total "))
-    assert [c.strip() for c in total.split("│")[3:8]] == ["138", "102", "0", "0", "0"]
+    assert [c.strip() for c in total.split("│")[3:8]] == ["141", "102", "0", "0", "0"]
     assert out.endswith(f"{base_custom - 102} resources unchanged. {ESTIMATE}\n")
 
     code, out, err = mirrors(
@@ -146,7 +147,7 @@ def test_against_a_sixth_release_creates_it_and_moves_floating_tags_only(
     assert out.splitlines()[:5] == [
         f"## Update of stack `prod` from `{base_plan}`",
         "",
-        "138 create · 102 update · 0 replace · 0 forget · 0 delete · "
+        "141 create · 102 update · 0 replace · 0 forget · 0 delete · "
         f"{base_custom - 102} unchanged",
         "",
         f"> {ESTIMATE}",
@@ -243,3 +244,31 @@ def test_every_credential_source_passes_check_in_process_and_through_the_server(
     assert checked == 11 + 11 + 33  # repositories, 18.6.6's tags, its floating tags
     code, _, err = mirrors("plan", "--stack", "prod", "-C", str(scenario.root))
     assert (code, err) == (0, "")
+
+
+def test_plan_lists_teleports_charts_at_their_destinations_with_their_digests(
+    base_plan: Path,
+) -> None:
+    from artifact_mirrors.spec.load import load_project
+
+    plan = json.loads(base_plan.read_text())
+    project = load_project(
+        PROJECT_ROOT / "mirrors/destinations.yaml", PROJECT_ROOT / "mirrors/releases"
+    )
+    assert plan["summary"]["chart_tags"] == 15  # 3 Helm charts x 5 releases x ECR Public
+    for entry in plan["releases"]:
+        release = project.release(entry["version"])
+        assert release is not None
+        assert [(c["repository"], c["tag"], c["digest"]) for c in entry["chart_tags"]] == [
+            (
+                f"public.ecr.aws/teleport-mirror/charts/{name}",
+                entry["version"],
+                release.charts[name].digest,
+            )
+            for name in ("teleport-cluster", "teleport-kube-agent", "teleport-operator")
+        ]
+        assert {c["action"] for c in entry["chart_tags"]} == {"publish"}
+        assert {c["source"] for c in entry["chart_tags"]} == {
+            f"https://charts.releases.teleport.dev/{name}-{entry['version']}.tgz"
+            for name in ("teleport-cluster", "teleport-kube-agent", "teleport-operator")
+        }

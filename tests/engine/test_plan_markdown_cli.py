@@ -61,7 +61,13 @@ def test_one_release_shows_full_digests_sources_and_grouped_floating_tags() -> N
         "- `18`, `latest` -> 18.6.6 (was 18.1.2) on 3 registries x 11 images",
         "- `18.6` -> 18.6.6 (new) on 3 registries x 11 images",
     ]
-    assert "<summary>ecr-public: 11 repositories</summary>" in lines
+    # The release's Helm charts, with the manifest digest every mirror will serve.
+    assert (
+        "| `ecr-public` | `teleport-cluster` | `public.ecr.aws/teleport-mirror/charts/"
+        "teleport-cluster` | `18.6.6` | `sha256:"
+    ) in text
+    # 11 image repositories and the shipped spec's 3 Helm chart repositories
+    assert "<summary>ecr-public: 14 repositories</summary>" in lines
     assert (
         "| `public.ecr.aws/teleport-mirror/teleport-distroless` | Official mirror of "
         f"{SOURCE} |" in lines

@@ -63,6 +63,7 @@ def test_a_sixth_release_only_creates_its_resources_and_moves_floating_tags(
 
     assert counts(plan) == {
         ("create", "ImageTag"): 33,  # 11 images x 3 registries
+        ("create", "ChartTag"): 3,  # 3 Helm charts x ECR Public
         ("create", "AmiCopy"): 36,  # 2 AMIs x (17 regions + us-gov-east-1)
         ("create", "AmiTransfer"): 2,  # 2 AMIs -> us-gov-west-1
         ("create", "AmiLaunchPermission"): 38,  # 2 AMIs x 19 regions, public
@@ -97,6 +98,7 @@ def test_yanking_15_1_6_unpublishes_tags_revokes_grants_and_deletes_no_ami(
     assert counts(plan) == {
         # 33 release tags + 66 floating tags (15, 15.1: no other 15.x release to move back to)
         ("update", "ImageTag"): 99,
+        ("update", "ChartTag"): 3,  # its 3 Helm chart tags unpublished
         # 6 AMIs x 19 regions: each retained grant is forgotten and revoked explicitly
         ("forget", "AmiLaunchPermission"): 114,
         ("create", "LaunchPermissionRevocation"): 114,
@@ -107,7 +109,7 @@ def test_yanking_15_1_6_unpublishes_tags_revokes_grants_and_deletes_no_ami(
     }
     news = by_urn(new)
     for step in plan.of(Op.update):
-        if kind(step.type) != "ImageTag":
+        if kind(step.type) not in ("ImageTag", "ChartTag"):
             continue
         assert step.keys == ("published",), step
         assert news[step.urn].inputs["published"] is False
@@ -129,6 +131,7 @@ def test_yank_also_revokes_every_snapshot_permission(scenario: Scenario, plan_of
 
     assert counts(plan) == {
         ("update", "ImageTag"): 99,
+        ("update", "ChartTag"): 3,
         # 6 AMIs x (17 regions x 2 grants + 2 GovCloud regions x 1)
         ("forget", "AmiLaunchPermission"): 216,
         ("create", "LaunchPermissionRevocation"): 216,
@@ -151,6 +154,7 @@ def test_un_yanking_grants_again_and_drops_the_revocation_records(
 
     assert counts(plan) == {
         ("update", "ImageTag"): 99,
+        ("update", "ChartTag"): 3,  # published again
         ("create", "AmiLaunchPermission"): 114,
         # Deleting a revocation record touches no image (its provider's delete is a no-op).
         ("delete", "LaunchPermissionRevocation"): 114,
@@ -170,6 +174,7 @@ def test_removing_a_manifest_forgets_everything_and_unpublishes_nothing(
 
     assert counts(plan) == {
         ("forget", "ImageTag"): 99,  # 33 release tags + 66 floating tags 15, 15.1
+        ("forget", "ChartTag"): 3,  # its Helm chart tags stay published (retained)
         ("forget", "AmiCopy"): 108,  # 6 AMIs x 18
         ("forget", "AmiTransfer"): 6,
         ("forget", "AmiLaunchPermission"): 114,

@@ -36,10 +36,24 @@ SECOND = """\
 """
 
 
+def add_to_section(text: str, section: str, block: str) -> str:
+    """``block`` appended to the top-level list ``section:`` (other sections may follow it)."""
+    head, rest = text.split(f"\n{section}:\n", 1)
+    lines = rest.split("\n")
+    end = next(
+        (i for i, line in enumerate(lines) if line and not line.startswith((" ", "#"))),
+        len(lines),
+    )
+    body = "\n".join(lines[:end]).rstrip("\n")
+    return f"{head}\n{section}:\n{body}\n{block.rstrip()}\n" + "\n".join(lines[end:])
+
+
 def second_provider(scenario: Scenario) -> None:
     """A second provider on both of the first one's sites, pinned by 18.6.6 (linux/amd64)."""
     text = (scenario.root / DESTINATIONS).read_text(encoding="utf-8")
-    (scenario.root / DESTINATIONS).write_text(text.rstrip("\n") + "\n" + SECOND, encoding="utf-8")
+    (scenario.root / DESTINATIONS).write_text(
+        add_to_section(text, "terraform_providers", SECOND), encoding="utf-8"
+    )
     manifest = scenario.root / "mirrors/releases/18.6.6.yaml"
     text = manifest.read_text(encoding="utf-8")
     block = text.split("\nterraform_providers:\n", 1)[1]
@@ -48,7 +62,7 @@ def second_provider(scenario: Scenario) -> None:
     beta = pins.replace("  teleport:\n", "  teleport-beta:\n", 1)
     linux = linux.replace("terraform-provider-teleport-", "terraform-provider-teleportbeta-")
     extra = f"{beta}\n    platforms:\n      linux/amd64:\n{linux}"
-    manifest.write_text(text.rstrip("\n") + "\n" + extra, encoding="utf-8")
+    manifest.write_text(add_to_section(text, "terraform_providers", extra), encoding="utf-8")
 
 
 def well_known(states: list[State]) -> list[State]:
@@ -103,7 +117,9 @@ def test_the_same_provider_address_twice_on_one_site_is_still_refused(
 
     text = (scenario.root / DESTINATIONS).read_text(encoding="utf-8")
     (scenario.root / DESTINATIONS).write_text(
-        text.rstrip("\n") + "\n" + SECOND.replace("type: teleportbeta", "type: teleport"),
+        add_to_section(
+            text, "terraform_providers", SECOND.replace("type: teleportbeta", "type: teleport")
+        ),
         encoding="utf-8",
     )
     try:

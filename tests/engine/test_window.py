@@ -39,7 +39,7 @@ def forgotten_releases(plan: StepPlan) -> Counter[str]:
             continue
         if s.name.startswith("terraform/"):  # a provider version's files and documents
             out["terraform"] += 1
-        elif kind(s.type) == "ImageTag":  # REGISTRY/REPOSITORY:TAG, a release tag or a floating one
+        elif kind(s.type) in ("ImageTag", "ChartTag"):  # REGISTRY/REPOSITORY:TAG (release/floating)
             tag = s.name.rsplit(":", 1)[1]
             out[tag if tag.count(".") == 2 else "floating"] += 1
         else:  # VERSION/EDITION@...
@@ -47,9 +47,10 @@ def forgotten_releases(plan: StepPlan) -> Counter[str]:
     return out
 
 
-# 15.1.6: 33 tags + 6 AMIs x (18 copies + 1 transfer + 19 grants); 18.1.2 pins images only.
-RETIRED_15_1_6 = 33 + 6 * 38
-RETIRED_18_1_2 = 33
+# 15.1.6: 33 tags + 3 chart tags + 6 AMIs x (18 copies + 1 transfer + 19 grants); 18.1.2 pins
+# images and charts only. The 3 chart tags per release: the shipped spec's Helm charts.
+RETIRED_15_1_6 = 33 + 3 + 6 * 38
+RETIRED_18_1_2 = 33 + 3
 # A retired release's Terraform provider version: 4 platforms x 3 files x 2 destinations and 5
 # documents, forgotten (retained); the index documents keep listing it.
 RETIRED_TF = 29
@@ -94,6 +95,9 @@ def test_a_release_exactly_at_the_edge_stays_until_the_next_one(
     assert counts(plan) == {
         ("forget", "ImageTag"): 33 + 33,
         ("create", "ImageTag"): 33,
+        # 18.6.7's 3 Helm chart tags in, 18.1.2's forgotten (retained)
+        ("create", "ChartTag"): 3,
+        ("forget", "ChartTag"): 3,
         ("create", "AmiCopy"): 36,
         ("create", "AmiTransfer"): 2,
         ("create", "AmiLaunchPermission"): 38,
@@ -122,9 +126,12 @@ def test_a_new_major_enters_and_the_oldest_leaves(
         "floating": 66,
         "terraform": RETIRED_TF,
     }
-    assert all("19.0.0" in s.name or kind(s.type) == "ImageTag" for s in plan.of(Op.create))
+    assert all(
+        "19.0.0" in s.name or kind(s.type) in ("ImageTag", "ChartTag") for s in plan.of(Op.create)
+    )
     assert Counter(kind(s.type) for s in plan.of(Op.create) if s.custom) == {
         "ImageTag": 33 + 66,  # 19.0.0's tags, and the new floating tags 19 and 19.0
+        "ChartTag": 3,  # 19.0.0's Helm charts
         "AmiCopy": 36,
         "AmiTransfer": 2,
         "AmiLaunchPermission": 38,
@@ -182,9 +189,11 @@ def test_yanking_a_release_outside_the_window_keeps_it_for_the_yank(
     }
     assert counts(plan) == {
         ("update", "ImageTag"): 99,  # 33 release tags + 66 floating tags unpublished
+        ("update", "ChartTag"): 3,  # 15.1.6's Helm chart tags unpublished
         ("forget", "AmiLaunchPermission"): 114,
         ("create", "LaunchPermissionRevocation"): 114,
         ("forget", "ImageTag"): 33 + 33,
+        ("forget", "ChartTag"): 3,  # 18.1.2's, retained
         # 18.1.2's provider version forgotten (still listed); the yanked 15.1.6 leaves the index
         ("forget", "ProviderFile"): 24,
         ("forget", "BucketObjectv2"): 5,
@@ -192,6 +201,6 @@ def test_yanking_a_release_outside_the_window_keeps_it_for_the_yank(
         ("update", "CloudFrontInvalidation"): 1,
     }
     for step in plan.of(Op.update):
-        if kind(step.type) == "ImageTag":
+        if kind(step.type) in ("ImageTag", "ChartTag"):
             assert news[step.urn].inputs["published"] is False
     assert deleted(plan) == []

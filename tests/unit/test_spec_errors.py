@@ -229,6 +229,6 @@ def test_valid_project_passes(project: Path) -> None:
     result = CliRunner().invoke(app, ["validate"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "ok: mirrors/destinations.yaml: 3 registries, 11 images, 19 AMI regions; 5 releases "
-        "(0 yanked)\n"
+        "ok: mirrors/destinations.yaml: 3 registries, 11 images, 3 Helm charts, 19 AMI regions; "
+        "5 releases (0 yanked)\n"
     )
