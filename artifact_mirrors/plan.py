@@ -276,7 +276,10 @@ def build_plan(stack: str, resources: list[ResourceRecord]) -> dict[str, Any]:
         "releases": ordered,
         "floating_tags": floating,
         "repositories": repositories,
-        "providers": sorted(providers.values(), key=lambda p: (p["partition"], p["region"])),
+        # The urn breaks ties (a registry's provider and an AMI provider in one region).
+        "providers": sorted(
+            providers.values(), key=lambda p: (p["partition"], p["region"], p["urn"])
+        ),
         "terraform_providers": terraform_plan.rows(resources),
         "resources": [r.state().to_json() for r in resources],
     }

@@ -27,8 +27,9 @@ from artifact_mirrors.plan import ResourceRecord as Registered
 from artifact_mirrors.steps import COMPUTED, Decision, State
 from components import program
 from components.mockspeed import (
+    Settle,
+    declaration_order,
     release_sdk_state,
-    settle,
     without_source_positions,
     young_collections_only,
 )
@@ -37,11 +38,15 @@ STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 def _known(value: Any) -> Any:
-    """Inputs as plain JSON data: an output no mock produces becomes ``steps.COMPUTED``."""
+    """Inputs as plain JSON data: an output no mock produces becomes ``steps.COMPUTED``.
+
+    Keys sorted: the inputs arrive as a protobuf Struct, whose map order varies from run to run
+    (measured: two plans of the shipped spec listed one repository's inputs in different orders).
+    """
     if isinstance(value, Unknown):
         return COMPUTED
     if isinstance(value, dict):
-        return {k: _known(v) for k, v in value.items()}
+        return {k: _known(v) for k, v in sorted(value.items())}
     if isinstance(value, list):
         return [_known(v) for v in value]
     return value
@@ -55,7 +60,7 @@ class PlanMocks(Mocks):
         self.seen: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        inputs = {k: _known(v) for k, v in args.inputs.items() if k != "__provider"}
+        inputs = {k: _known(v) for k, v in sorted(args.inputs.items()) if k != "__provider"}
         outputs: dict[str, Any] = {}
         digest = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()
         if args.typ == "aws:ec2/amiCopy:AmiCopy":
@@ -105,10 +110,11 @@ class RecordingMonitor(MockMonitor):
                 inputs=inputs if request.custom else {},
                 retain_on_delete=bool(request.retainOnDelete),
                 protect=bool(request.protect),
-                depends_on=[self._real(d) for d in request.dependencies],
+                # The SDK collects dependencies in a set: the order means nothing.
+                depends_on=sorted(self._real(d) for d in request.dependencies),
                 outputs=outputs,
                 property_dependencies={
-                    key: [self._real(u) for u in deps.urns]
+                    key: sorted(self._real(u) for u in deps.urns)
                     for key, deps in sorted(request.propertyDependencies.items())
                     if deps.urns
                 },
@@ -161,16 +167,18 @@ def render(
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def _run() -> Any:
-        program.run(project_dir, offline=True, settle=settle)
+        program.run(project_dir, offline=True, settle=Settle())
         if outputs is None:
             return None
         # The exports are Outputs of resources the mocks resolve; the test decorator awaits this.
         exported = dict(settings.get_root_resource().outputs)  # type: ignore[union-attr]
         return pulumi.Output.from_input(exported).apply(outputs.update)
 
-    with without_source_positions(), young_collections_only():
+    with without_source_positions(), young_collections_only(), declaration_order() as order:
         _run()
     release_sdk_state()
+    # Program order, not the thread pool's (see declaration_order); sort is stable.
+    monitor.registered.sort(key=lambda r: order.get((r.type, r.name), len(order)))
     return monitor.registered
 
 

@@ -40,14 +40,14 @@ def paths(project_dir: Path, config: pulumi.Config) -> tuple[Path, Path]:
 def build(
     project: Project,
     commercial: CommercialMirrors | None = None,
-    settle: Callable[[], None] | None = None,
+    settle: Callable[[pulumi.Resource], None] | None = None,
     listed: Sequence[Release] | None = None,
 ) -> dict[str, Any]:
     """Declare every resource; return the audit record (release -> destination -> digest/AMI).
 
     ``commercial``: a GovCloud-scoped stack's transfer sources (see components.scope).
-    ``settle``: called after each release (the mock run lets its registrations finish there,
-    components.mockspeed.settle); ``pulumi up`` passes nothing."""
+    ``settle``: called with each release's component once it is declared (the mock run lets its
+    registrations finish there, components.mockspeed.settle); ``pulumi up`` passes nothing."""
     spec = project.spec
     providers = AwsProviders(spec.amis.partitions if spec.amis else {})
     registries: dict[str, RegistryMirror] = {}
@@ -70,7 +70,7 @@ def build(
             ReleaseMirrorArgs(r, spec, registries, providers, commercial, terraform),
         )
         if settle is not None:
-            settle()
+            settle(releases[r.name])
     for name, tf_mirror in terraform.items():
         # ``listed``: also the releases the window retired; their files stay (retained), so the
         # index keeps them installable: leaving the window unpublishes nothing.
@@ -119,7 +119,7 @@ def run(
     project_dir: Path | None = None,
     *,
     offline: bool = False,
-    settle: Callable[[], None] | None = None,
+    settle: Callable[[pulumi.Resource], None] | None = None,
 ) -> None:
     """The program. ``offline`` (mirrors plan): no AWS calls, so no preflight."""
     root = project_dir or Path.cwd()
