@@ -11,7 +11,7 @@ JSON schema ``artifact-mirrors/plan/v1`` (additive changes only; breaking ones b
       launch_permissions, revocations, floating_tags, repositories, resources},
      "releases": [{version, channel, yanked, reason,
         "image_tags": [{registry, repository, tag, digest, source, action: publish|unpublish, urn}],
-        "amis": [{key, partition, region, name, method: copy|transfer, source, provider,
+        "amis": [{key, partition, region, name, method: copy|transfer|read, source, provider,
                   launch_permissions: [{kind, value, action: grant|revoke}],
                   urn}]}],
      "floating_tags": [{registry, repository, tag, release, digest,
@@ -100,6 +100,8 @@ class ResourceRecord:
     outputs: dict[str, Any] = field(default_factory=dict)
     # input name -> the resources its value comes from (RegisterResource propertyDependencies)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    # A ReadResource (``Resource.get``) of an existing resource: the id read; "" otherwise.
+    read_id: str = ""
 
     def state(self) -> State:
         return State(
@@ -112,6 +114,7 @@ class ResourceRecord:
             retain_on_delete=self.retain_on_delete,
             depends_on=tuple(self.depends_on),
             property_dependencies={k: tuple(v) for k, v in self.property_dependencies.items()},
+            read_id=self.read_id,
         )
 
 
@@ -196,7 +199,8 @@ def build_plan(stack: str, resources: list[ResourceRecord]) -> dict[str, Any]:
             "partition": prov.get("partition", "unknown"),
             "region": prov.get("region", ""),
             "name": c.inputs.get("name"),
-            "method": "copy",
+            # read: a copy that exists already (a release back from the archive)
+            "method": "read" if c.read_id else "copy",
             "source": f"{c.inputs.get('sourceAmiId')}@{c.inputs.get('sourceAmiRegion')}",
             "provider": prov.get("name"),
             "launch_permissions": [],
@@ -572,7 +576,8 @@ def build_steps(
     summary = {op.value: 0 for op in (*STEP_OPS, Op.same)}
     for counts in groups.values():
         for op, n in counts.items():
-            summary[op] += n
+            # "read" (a release back from the archive reads its AMI copies) only when there is one
+            summary[op] = summary.get(op, 0) + n
     rows = [
         {"release": rel, "destination": dst} | {op.value: counts[op.value] for op in STEP_OPS}
         for (rel, dst), counts in sorted(
@@ -616,6 +621,8 @@ def _what(row: dict[str, Any]) -> str:
         return "left in place, dropped from state (retain_on_delete)"
     if row["op"] == "delete":
         return "DELETED"
+    if row["op"] == "read":
+        return "exists already (archive record): read, not copied"
     return ""
 
 
@@ -641,7 +648,12 @@ def change_groups(steps: dict[str, Any]) -> list[dict[str, Any]]:
     order = {op.value: i for i, op in enumerate(STEP_OPS)}
     return sorted(
         folded.values(),
-        key=lambda e: (_release_key(e["release"]), e["destination"], order[e["op"]], e["kind"]),
+        key=lambda e: (
+            _release_key(e["release"]),
+            e["destination"],
+            order.get(e["op"], len(order)),
+            e["kind"],
+        ),
     )
 
 

@@ -63,7 +63,11 @@ class PlanMocks(Mocks):
         inputs = {k: _known(v) for k, v in sorted(args.inputs.items()) if k != "__provider"}
         outputs: dict[str, Any] = {}
         digest = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()
-        if args.typ == "aws:ec2/amiCopy:AmiCopy":
+        if args.resource_id:  # a read (Resource.get): the resource exists with this id
+            rid = args.resource_id
+            if args.typ == "aws:ec2/amiCopy:AmiCopy":
+                outputs = {"root_snapshot_id": COMPUTED}  # only the live read knows it
+        elif args.typ == "aws:ec2/amiCopy:AmiCopy":
             rid = f"ami-{digest[:17]}"
         elif args.typ.endswith(":AmiTransfer"):
             rid = f"{args.name}"
@@ -118,6 +122,39 @@ class RecordingMonitor(MockMonitor):
                     for key, deps in sorted(request.propertyDependencies.items())
                     if deps.urns
                 },
+            )
+        )
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        """A ``Resource.get``: recorded like a registration, with the id it reads."""
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
+        # The engine answers a read with the id it read; the mock leaves it empty, which a
+        # preview takes for unknown (pulumi/runtime/resource.py read_resource).
+        response.id = request.id
+        parent_type = self._qualified.get(request.parent, STACK_TYPE)
+        qualified = request.type if parent_type == STACK_TYPE else f"{parent_type}${request.type}"
+        self._qualified[response.urn] = qualified
+        real_urn = "urn:pulumi:" + "::".join(
+            [pulumi.get_stack(), pulumi.get_project(), qualified, request.name]
+        )
+        self._real_urns[response.urn] = real_urn
+        inputs, outputs = self.plan_mocks.seen.pop((request.type, request.name), ({}, {}))
+        self.registered.append(
+            Registered(
+                urn=real_urn,
+                type=request.type,
+                name=request.name,
+                custom=True,
+                parent=self._real(request.parent),
+                provider=self._real(request.provider.rsplit("::", 1)[0]),
+                id=request.id,
+                inputs=inputs,
+                retain_on_delete=False,
+                protect=False,
+                depends_on=sorted(self._real(d) for d in request.dependencies),
+                outputs=outputs,
+                read_id=request.id,
             )
         )
         return response
@@ -189,7 +226,8 @@ def stack_outputs(resources: list[Registered], exported: Mapping[str, Any]) -> d
     GovCloud transfer, written as ``steps.COMPUTED`` (a mock's id would look real and be wrong).
     `mirrors verify` reports those AMIs as not copied yet.
     """
-    fake = {r.id for r in resources if r.type == "aws:ec2/amiCopy:AmiCopy"}
+    # A read copy's id is the archived one: real, so kept.
+    fake = {r.id for r in resources if r.type == "aws:ec2/amiCopy:AmiCopy" and not r.read_id}
     fake |= {str(r.outputs.get("image_id")) for r in resources if r.type.endswith(":AmiTransfer")}
 
     def known(value: Any) -> Any:

@@ -6,7 +6,7 @@ program `pulumi up` runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,13 @@ def build(
     commercial: CommercialMirrors | None = None,
     settle: Callable[[pulumi.Resource], None] | None = None,
     listed: Sequence[Release] | None = None,
+    archived: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Declare every resource; return the audit record (release -> destination -> digest/AMI).
 
     ``commercial``: a GovCloud-scoped stack's transfer sources (see components.scope).
+    ``archived``: version -> archive record; a release back in the program (re-entering the
+    window, or yanked after it left) reads its AMI copies by the recorded ids (components.amis).
     ``settle``: called with each release's component once it is declared (the mock run lets its
     registrations finish there, components.mockspeed.settle); ``pulumi up`` passes nothing."""
     spec = project.spec
@@ -67,7 +70,15 @@ def build(
     for r in project.releases:
         releases[r.name] = ReleaseMirror(
             naming.release(r.name),
-            ReleaseMirrorArgs(r, spec, registries, providers, commercial, terraform),
+            ReleaseMirrorArgs(
+                r,
+                spec,
+                registries,
+                providers,
+                commercial,
+                terraform,
+                archived=(archived or {}).get(r.name),
+            ),
         )
         if settle is not None:
             settle(releases[r.name])
@@ -145,7 +156,9 @@ def run(
     if scope.commercial_stack:
         aws = whole.spec.amis.partitions.get("aws") if whole.spec.amis else None
         commercial = CommercialMirrors(scope.commercial_stack, aws, offline=offline)
-    audit = build(project, commercial, settle, listed=scoped(whole, scope).releases)
+    audit = build(
+        project, commercial, settle, listed=scoped(whole, scope).releases, archived=archived
+    )
     pulumi.export("releases", audit["releases"])
     pulumi.export("floating_tags", audit["floating_tags"])
     # Retired releases stay in the audit: what they published where, as archived.
