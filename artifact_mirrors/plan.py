@@ -686,7 +686,8 @@ def render_step_tables(plan: dict[str, Any]) -> list[Table | str]:
                 e["example"],
             )
         out.append(c)
-    out.append(f"{s['same']} resources unchanged. {steps['estimate']}")
+    read = f" {s['read']} read (archived AMI copies)." if s.get("read") else ""
+    out.append(f"{s['same']} resources unchanged.{read} {steps['estimate']}")
     return out
 
 

@@ -35,6 +35,7 @@ from components.mockspeed import (
 )
 
 STACK_TYPE = "pulumi:pulumi:Stack"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
 def _known(value: Any) -> Any:
@@ -132,6 +133,9 @@ class RecordingMonitor(MockMonitor):
         # The engine answers a read with the id it read; the mock leaves it empty, which a
         # preview takes for unknown (pulumi/runtime/resource.py read_resource).
         response.id = request.id
+        if request.type == STACK_REFERENCE:
+            # The GovCloud stack's reference to the commercial one: the plan never listed it.
+            return response
         parent_type = self._qualified.get(request.parent, STACK_TYPE)
         qualified = request.type if parent_type == STACK_TYPE else f"{parent_type}${request.type}"
         self._qualified[response.urn] = qualified
