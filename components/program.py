@@ -50,7 +50,7 @@ def build(
     ``archived``: version -> archive record; a release back in the program (re-entering the
     window, or yanked after it left) reads its AMI copies by the recorded ids (components.amis).
     ``settle``: called with each release's component once it is declared (the mock run lets its
-    registrations finish there, components.mockspeed.settle); ``pulumi up`` passes nothing."""
+    registrations finish there, components.mockspeed.Settle); ``pulumi up`` passes nothing."""
     spec = project.spec
     providers = AwsProviders(spec.amis.partitions if spec.amis else {})
     registries: dict[str, RegistryMirror] = {}
