@@ -100,6 +100,15 @@ def _plain_dict(value: Any) -> Any:
     return value
 
 
+def missing_record_warning(version: str, record_file: Path, stack: str) -> str:
+    """The one line `mirrors plan` and `mirrors archive` print for a retired, unarchived release."""
+    return (
+        f"warning: release {version} leaves the supported-release window and has no archive "
+        f"record ({record_file}): its audit (what it published where) would be lost. Hint: run "
+        f"`mirrors archive --stack {stack}` before the update forgets it"
+    )
+
+
 def merged_outputs(outputs: Any, archived: Mapping[str, Mapping[str, Any]]) -> Any:
     """The stack outputs with every archived release the ``releases`` output lacks added back.
 

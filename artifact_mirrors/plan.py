@@ -14,7 +14,7 @@ JSON schema ``artifact-mirrors/plan/v1`` (additive changes only; breaking ones b
         "image_tags": [{registry, repository, tag, digest, source, action: publish|unpublish, urn}],
         "chart_tags": [{registry, chart, repository, tag, digest, source, action, urn}]
                       (only in releases with Helm charts; summary.chart_tags likewise),
-        "amis": [{key, partition, region, name, method: copy|transfer, source, provider,
+        "amis": [{key, partition, region, name, method: copy|transfer|read, source, provider,
                   launch_permissions: [{kind, value, action: grant|revoke}],
                   urn}]}],
      "floating_tags": [{registry, repository, tag, release, digest,
@@ -105,6 +105,8 @@ class ResourceRecord:
     outputs: dict[str, Any] = field(default_factory=dict)
     # input name -> the resources its value comes from (RegisterResource propertyDependencies)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    # A ReadResource (``Resource.get``) of an existing resource: the id read; "" otherwise.
+    read_id: str = ""
 
     def state(self) -> State:
         return State(
@@ -117,6 +119,7 @@ class ResourceRecord:
             retain_on_delete=self.retain_on_delete,
             depends_on=tuple(self.depends_on),
             property_dependencies={k: tuple(v) for k, v in self.property_dependencies.items()},
+            read_id=self.read_id,
         )
 
 
@@ -231,7 +234,8 @@ def build_plan(stack: str, resources: list[ResourceRecord]) -> dict[str, Any]:
             "partition": prov.get("partition", "unknown"),
             "region": prov.get("region", ""),
             "name": c.inputs.get("name"),
-            "method": "copy",
+            # read: a copy that exists already (a release back from the archive)
+            "method": "read" if c.read_id else "copy",
             "source": f"{c.inputs.get('sourceAmiId')}@{c.inputs.get('sourceAmiRegion')}",
             "provider": prov.get("name"),
             "launch_permissions": [],
@@ -312,7 +316,10 @@ def build_plan(stack: str, resources: list[ResourceRecord]) -> dict[str, Any]:
         "releases": ordered,
         "floating_tags": floating,
         "repositories": repositories,
-        "providers": sorted(providers.values(), key=lambda p: (p["partition"], p["region"])),
+        # The urn breaks ties (a registry's provider and an AMI provider in one region).
+        "providers": sorted(
+            providers.values(), key=lambda p: (p["partition"], p["region"], p["urn"])
+        ),
         "terraform_providers": terraform_plan.rows(resources),
         "resources": [r.state().to_json() for r in resources],
     }
@@ -621,7 +628,8 @@ def build_steps(
     summary = {op.value: 0 for op in (*STEP_OPS, Op.same)}
     for counts in groups.values():
         for op, n in counts.items():
-            summary[op] += n
+            # "read" (a release back from the archive reads its AMI copies) only when there is one
+            summary[op] = summary.get(op, 0) + n
     rows = [
         {"release": rel, "destination": dst} | {op.value: counts[op.value] for op in STEP_OPS}
         for (rel, dst), counts in sorted(
@@ -665,6 +673,8 @@ def _what(row: dict[str, Any]) -> str:
         return "left in place, dropped from state (retain_on_delete)"
     if row["op"] == "delete":
         return "DELETED"
+    if row["op"] == "read":
+        return "exists already (archive record): read, not copied"
     return ""
 
 
@@ -690,7 +700,12 @@ def change_groups(steps: dict[str, Any]) -> list[dict[str, Any]]:
     order = {op.value: i for i, op in enumerate(STEP_OPS)}
     return sorted(
         folded.values(),
-        key=lambda e: (_release_key(e["release"]), e["destination"], order[e["op"]], e["kind"]),
+        key=lambda e: (
+            _release_key(e["release"]),
+            e["destination"],
+            order.get(e["op"], len(order)),
+            e["kind"],
+        ),
     )
 
 
@@ -723,7 +738,8 @@ def render_step_tables(plan: dict[str, Any]) -> list[Table | str]:
                 e["example"],
             )
         out.append(c)
-    out.append(f"{s['same']} resources unchanged. {steps['estimate']}")
+    read = f" {s['read']} read (archived AMI copies)." if s.get("read") else ""
+    out.append(f"{s['same']} resources unchanged.{read} {steps['estimate']}")
     return out
 
 

@@ -802,7 +802,8 @@ def _render_steps(
     lines = [
         f"## Update of stack `{plan['stack']}` from `{against['file']}`",
         "",
-        f"{counts} · {s['same']} unchanged",
+        f"{counts} · {s['same']} unchanged"
+        + (f" · {s['read']} read (archived AMI copies)" if s.get("read") else ""),
         "",
         f"> {steps['estimate']}",
         "",

@@ -17,6 +17,9 @@ No Pulumi CLI runs here, so this models the engine's step generator (pulumi/pulu
   preview when that resource is created or replaced; a force-new argument that is unknown
   replaces (so replacing an AMI copy replaces its launch permissions and the GovCloud transfer
   that starts from it);
+* a resource the program reads by id (``Resource.get``, ``State.read_id``: an AMI copy of a
+  release back from the archive) is a **read**: nothing is created or changed, and dropping it
+  later only removes it from state (the engine never deletes an external resource);
 * creates, updates and replacements run in dependency order (parent, provider, ``depends_on``,
   property dependencies), deletes and forgets after them in reverse dependency order.
 
@@ -112,6 +115,7 @@ class Op(Enum):
     replace = "replace"
     forget = "forget"
     delete = "delete"
+    read = "read"
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,8 @@ class State:
     retain_on_delete: bool = False
     depends_on: tuple[str, ...] = ()
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # A resource the program reads (``Resource.get``) by this id instead of managing it.
+    read_id: str = ""
 
     @property
     def name(self) -> str:
@@ -154,7 +160,7 @@ class State:
             "depends_on": list(self.depends_on),
             "property_dependencies": {k: list(v) for k, v in self.property_dependencies.items()},
             "inputs": dict(self.inputs),
-        }
+        } | ({"read_id": self.read_id} if self.read_id else {})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> State:
@@ -170,6 +176,7 @@ class State:
             property_dependencies={
                 k: tuple(v) for k, v in (data.get("property_dependencies") or {}).items()
             },
+            read_id=str(data.get("read_id") or ""),
         )
 
 
@@ -271,6 +278,7 @@ def _with_unknowns(new: State, unknown_deps: set[str]) -> State:
         retain_on_delete=new.retain_on_delete,
         depends_on=new.depends_on,
         property_dependencies=new.property_dependencies,
+        read_id=new.read_id,
     )
 
 
@@ -311,6 +319,12 @@ def plan_steps(
 
     for s in news:
         prev = olds.get(s.urn)
+        if s.read_id:
+            # A read changes nothing; its outputs are known in the preview (the engine reads
+            # the live resource then). The same id read again is no step worth showing.
+            same = prev is not None and prev.read_id == s.read_id
+            steps.append(Step(Op.same if same else Op.read, s.urn, s.type, s.custom))
+            continue
         if prev is None:
             steps.append(Step(Op.create, s.urn, s.type, s.custom))
             unknown_deps.add(s.urn)
@@ -348,6 +362,7 @@ def plan_steps(
 
     gone = [s for s in olds.values() if s.urn not in new_urns]
     for s in reversed(_topological(gone)):
-        op = Op.forget if s.retain_on_delete else Op.delete
+        # A read resource is external: the engine drops it from state, never deletes it.
+        op = Op.forget if (s.retain_on_delete or s.read_id) else Op.delete
         deferred_deletes.append(Step(op, s.urn, s.type, s.custom))
     return StepPlan(tuple(steps + deferred_deletes))

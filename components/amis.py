@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -35,6 +36,9 @@ class AmiMirrorArgs:
     transfer_source: pulumi.Input[str] | None = None
     transfer_source_profile: str | None = None
     transfer_source_name: str | None = None
+    # region -> id of a copy that exists already (the release's archive record): read, not
+    # copied, when a retired release comes back (re-entering the window, or a yank).
+    archived_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 class AmiMirror(pulumi.ComponentResource):
@@ -54,7 +58,16 @@ class AmiMirror(pulumi.ComponentResource):
         source_id: pulumi.Input[str] = a.ami.id
         source_region = a.ami.region
         base_name = a.ami.name  # what this partition's copies are named after
-        if t.transfer is not None:
+        landing = t.transfer.landing_region if t.transfer is not None else ""
+        if landing and landing in a.archived_ids:
+            # Restored once already (the archive records its id): nothing to transfer again.
+            # AmiTransfer is a dynamic resource, which cannot be read (pulumi/pulumi#16175), so
+            # the id is used as it is.
+            base_name = a.transfer_source_name or a.ami.name
+            self.image_ids[landing] = pulumi.Output.from_input(a.archived_ids[landing])
+            self.names[landing] = base_name
+            source_id, source_region = a.archived_ids[landing], landing
+        elif t.transfer is not None:
             # CopyImage cannot cross partitions: the landing region's AMI is restored from S3.
             assert a.transfer_source is not None
             base_name = a.transfer_source_name or a.ami.name
@@ -89,23 +102,40 @@ class AmiMirror(pulumi.ComponentResource):
             provider = partition.provider(region)
             kms_key = t.kms_keys.get(region)
             self.names[region] = naming.ami_copy_name(base_name, t.encrypted, kms_key)
-            copy = aws.ec2.AmiCopy(
-                naming.ami_copy(version, key, region),
-                name=self.names[region],
-                description=a.description,
-                source_ami_id=source_id,
-                source_ami_region=source_region,
-                encrypted=t.encrypted or None,
-                kms_key_id=kms_key,
-                deprecation_time=t.deprecate_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-                if t.deprecate_at
-                else None,
-                tags=a.tags,
-                opts=pulumi.ResourceOptions.merge(
-                    retain,
-                    pulumi.ResourceOptions(provider=provider, custom_timeouts=_timeouts(t)),
-                ),
-            )
+            archived_id = a.archived_ids.get(region)
+            copy: aws.ec2.AmiCopy
+            if archived_id is not None:
+                # The copy made before the release left the window, by its recorded id: a read
+                # (`pulumi preview` shows "read"), never a second copy; its root snapshot id
+                # comes from the read. The arguments are the state the read starts from.
+                copy = aws.ec2.AmiCopy.get(
+                    naming.ami_copy(version, key, region),
+                    archived_id,
+                    opts=pulumi.ResourceOptions(parent=self, provider=provider),
+                    name=self.names[region],
+                    description=a.description,
+                    source_ami_id=source_id,
+                    source_ami_region=source_region,
+                    tags=a.tags,
+                )
+            else:
+                copy = aws.ec2.AmiCopy(
+                    naming.ami_copy(version, key, region),
+                    name=self.names[region],
+                    description=a.description,
+                    source_ami_id=source_id,
+                    source_ami_region=source_region,
+                    encrypted=t.encrypted or None,
+                    kms_key_id=kms_key,
+                    deprecation_time=t.deprecate_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                    if t.deprecate_at
+                    else None,
+                    tags=a.tags,
+                    opts=pulumi.ResourceOptions.merge(
+                        retain,
+                        pulumi.ResourceOptions(provider=provider, custom_timeouts=_timeouts(t)),
+                    ),
+                )
             self.image_ids[region] = copy.id
             if not t.launch_permissions.snapshot_create_volume:
                 continue

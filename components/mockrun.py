@@ -27,21 +27,27 @@ from artifact_mirrors.plan import ResourceRecord as Registered
 from artifact_mirrors.steps import COMPUTED, Decision, State
 from components import program
 from components.mockspeed import (
+    Settle,
+    declaration_order,
     release_sdk_state,
-    settle,
     without_source_positions,
     young_collections_only,
 )
 
 STACK_TYPE = "pulumi:pulumi:Stack"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
 def _known(value: Any) -> Any:
-    """Inputs as plain JSON data: an output no mock produces becomes ``steps.COMPUTED``."""
+    """Inputs as plain JSON data: an output no mock produces becomes ``steps.COMPUTED``.
+
+    Keys sorted: the inputs arrive as a protobuf Struct, whose map order varies from run to run
+    (measured: two plans of the shipped spec listed one repository's inputs in different orders).
+    """
     if isinstance(value, Unknown):
         return COMPUTED
     if isinstance(value, dict):
-        return {k: _known(v) for k, v in value.items()}
+        return {k: _known(v) for k, v in sorted(value.items())}
     if isinstance(value, list):
         return [_known(v) for v in value]
     return value
@@ -55,10 +61,14 @@ class PlanMocks(Mocks):
         self.seen: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        inputs = {k: _known(v) for k, v in args.inputs.items() if k != "__provider"}
+        inputs = {k: _known(v) for k, v in sorted(args.inputs.items()) if k != "__provider"}
         outputs: dict[str, Any] = {}
         digest = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()
-        if args.typ == "aws:ec2/amiCopy:AmiCopy":
+        if args.resource_id:  # a read (Resource.get): the resource exists with this id
+            rid = args.resource_id
+            if args.typ == "aws:ec2/amiCopy:AmiCopy":
+                outputs = {"root_snapshot_id": COMPUTED}  # only the live read knows it
+        elif args.typ == "aws:ec2/amiCopy:AmiCopy":
             rid = f"ami-{digest[:17]}"
         elif args.typ.endswith(":AmiTransfer"):
             rid = f"{args.name}"
@@ -105,13 +115,50 @@ class RecordingMonitor(MockMonitor):
                 inputs=inputs if request.custom else {},
                 retain_on_delete=bool(request.retainOnDelete),
                 protect=bool(request.protect),
-                depends_on=[self._real(d) for d in request.dependencies],
+                # The SDK collects dependencies in a set: the order means nothing.
+                depends_on=sorted(self._real(d) for d in request.dependencies),
                 outputs=outputs,
                 property_dependencies={
-                    key: [self._real(u) for u in deps.urns]
+                    key: sorted(self._real(u) for u in deps.urns)
                     for key, deps in sorted(request.propertyDependencies.items())
                     if deps.urns
                 },
+            )
+        )
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        """A ``Resource.get``: recorded like a registration, with the id it reads."""
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
+        # The engine answers a read with the id it read; the mock leaves it empty, which a
+        # preview takes for unknown (pulumi/runtime/resource.py read_resource).
+        response.id = request.id
+        if request.type == STACK_REFERENCE:
+            # The GovCloud stack's reference to the commercial one: the plan never listed it.
+            return response
+        parent_type = self._qualified.get(request.parent, STACK_TYPE)
+        qualified = request.type if parent_type == STACK_TYPE else f"{parent_type}${request.type}"
+        self._qualified[response.urn] = qualified
+        real_urn = "urn:pulumi:" + "::".join(
+            [pulumi.get_stack(), pulumi.get_project(), qualified, request.name]
+        )
+        self._real_urns[response.urn] = real_urn
+        inputs, outputs = self.plan_mocks.seen.pop((request.type, request.name), ({}, {}))
+        self.registered.append(
+            Registered(
+                urn=real_urn,
+                type=request.type,
+                name=request.name,
+                custom=True,
+                parent=self._real(request.parent),
+                provider=self._real(request.provider.rsplit("::", 1)[0]),
+                id=request.id,
+                inputs=inputs,
+                retain_on_delete=False,
+                protect=False,
+                depends_on=sorted(self._real(d) for d in request.dependencies),
+                outputs=outputs,
+                read_id=request.id,
             )
         )
         return response
@@ -161,16 +208,18 @@ def render(
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def _run() -> Any:
-        program.run(project_dir, offline=True, settle=settle)
+        program.run(project_dir, offline=True, settle=Settle())
         if outputs is None:
             return None
         # The exports are Outputs of resources the mocks resolve; the test decorator awaits this.
         exported = dict(settings.get_root_resource().outputs)  # type: ignore[union-attr]
         return pulumi.Output.from_input(exported).apply(outputs.update)
 
-    with without_source_positions(), young_collections_only():
+    with without_source_positions(), young_collections_only(), declaration_order() as order:
         _run()
     release_sdk_state()
+    # Program order, not the thread pool's (see declaration_order); sort is stable.
+    monitor.registered.sort(key=lambda r: order.get((r.type, r.name), len(order)))
     return monitor.registered
 
 
@@ -181,7 +230,8 @@ def stack_outputs(resources: list[Registered], exported: Mapping[str, Any]) -> d
     GovCloud transfer, written as ``steps.COMPUTED`` (a mock's id would look real and be wrong).
     `mirrors verify` reports those AMIs as not copied yet.
     """
-    fake = {r.id for r in resources if r.type == "aws:ec2/amiCopy:AmiCopy"}
+    # A read copy's id is the archived one: real, so kept.
+    fake = {r.id for r in resources if r.type == "aws:ec2/amiCopy:AmiCopy" and not r.read_id}
     fake |= {str(r.outputs.get("image_id")) for r in resources if r.type.endswith(":AmiTransfer")}
 
     def known(value: Any) -> Any:

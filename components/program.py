@@ -6,7 +6,7 @@ program `pulumi up` runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +41,17 @@ def paths(project_dir: Path, config: pulumi.Config) -> tuple[Path, Path]:
 def build(
     project: Project,
     commercial: CommercialMirrors | None = None,
-    settle: Callable[[], None] | None = None,
+    settle: Callable[[pulumi.Resource], None] | None = None,
     listed: Sequence[Release] | None = None,
+    archived: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Declare every resource; return the audit record (release -> destination -> digest/AMI).
 
     ``commercial``: a GovCloud-scoped stack's transfer sources (see components.scope).
-    ``settle``: called after each release (the mock run lets its registrations finish there,
-    components.mockspeed.settle); ``pulumi up`` passes nothing."""
+    ``archived``: version -> archive record; a release back in the program (re-entering the
+    window, or yanked after it left) reads its AMI copies by the recorded ids (components.amis).
+    ``settle``: called with each release's component once it is declared (the mock run lets its
+    registrations finish there, components.mockspeed.Settle); ``pulumi up`` passes nothing."""
     spec = project.spec
     providers = AwsProviders(spec.amis.partitions if spec.amis else {})
     registries: dict[str, RegistryMirror] = {}
@@ -69,10 +72,18 @@ def build(
     for r in project.releases:
         releases[r.name] = ReleaseMirror(
             naming.release(r.name),
-            ReleaseMirrorArgs(r, spec, registries, providers, commercial, terraform),
+            ReleaseMirrorArgs(
+                r,
+                spec,
+                registries,
+                providers,
+                commercial,
+                terraform,
+                archived=(archived or {}).get(r.name),
+            ),
         )
         if settle is not None:
-            settle()
+            settle(releases[r.name])
     well_known = layout.well_known_owners(spec.terraform_providers.values())
     for name, tf_mirror in terraform.items():
         # ``listed``: also the releases the window retired; their files stay (retained), so the
@@ -123,7 +134,7 @@ def run(
     project_dir: Path | None = None,
     *,
     offline: bool = False,
-    settle: Callable[[], None] | None = None,
+    settle: Callable[[pulumi.Resource], None] | None = None,
 ) -> None:
     """The program. ``offline`` (mirrors plan): no AWS calls, so no preflight."""
     root = project_dir or Path.cwd()
@@ -149,7 +160,9 @@ def run(
     if scope.commercial_stack:
         aws = whole.spec.amis.partitions.get("aws") if whole.spec.amis else None
         commercial = CommercialMirrors(scope.commercial_stack, aws, offline=offline)
-    audit = build(project, commercial, settle, listed=scoped(whole, scope).releases)
+    audit = build(
+        project, commercial, settle, listed=scoped(whole, scope).releases, archived=archived
+    )
     pulumi.export("releases", audit["releases"])
     pulumi.export("floating_tags", audit["floating_tags"])
     # Retired releases stay in the audit: what they published where, as archived.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,9 @@ class ReleaseMirrorArgs:
     commercial: CommercialMirrors | None = None
     # Terraform provider name -> its mirror (components.terraform).
     terraform: dict[str, TerraformProviderMirror] = field(default_factory=dict)
+    # The release's archive record (artifact_mirrors/archive.py) when it left the window once:
+    # its AMI copies exist, so they are read by id, not copied again.
+    archived: Mapping[str, Any] | None = None
 
 
 class ReleaseMirror(pulumi.ComponentResource):
@@ -89,6 +93,7 @@ class ReleaseMirror(pulumi.ComponentResource):
                         transfer_source = commercial.image_ids[source_region]
                         transfer_profile = ami_spec.partitions["aws"].profile
                         transfer_name = commercial.names[source_region]
+                archived_ids = _archived_amis(args.archived, partition_name, ami.key)
                 self.amis[f"{ami.key}@{partition_name}"] = AmiMirror(
                     naming.ami_mirror(version, ami.key, partition_name),
                     AmiMirrorArgs(
@@ -103,6 +108,7 @@ class ReleaseMirror(pulumi.ComponentResource):
                         transfer_source=transfer_source,
                         transfer_source_profile=transfer_profile,
                         transfer_source_name=transfer_name,
+                        archived_ids=archived_ids,
                     ),
                     pulumi.ResourceOptions(parent=self),
                 )
@@ -157,3 +163,18 @@ class ReleaseMirror(pulumi.ComponentResource):
             # "REPOSITORY:TAG" -> manifest digest, like images.
             self.audit["charts"] = {ref: m.tag.digest for ref, m in self.charts.items()}
         self.register_outputs(self.audit)
+
+
+def _archived_amis(record: Mapping[str, Any] | None, partition: str, key: str) -> dict[str, str]:
+    """region -> AMI id of one source AMI's copies in ``partition``, from an archive record.
+
+    The record's ``amis`` is the ``releases`` output entry: ``PARTITION/REGION/EDITION`` -> id.
+    """
+    if record is None or not isinstance(record.get("amis"), Mapping):
+        return {}
+    out: dict[str, str] = {}
+    for name, image_id in record["amis"].items():
+        parts = str(name).split("/")
+        if len(parts) == 3 and parts[0] == partition and parts[2] == key and image_id:
+            out[parts[1]] = str(image_id)
+    return out

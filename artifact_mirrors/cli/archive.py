@@ -62,11 +62,9 @@ def archive_command(
             record = recorded.get(release.name)
             if record is None:
                 if release.name not in existing:
-                    typer.echo(
-                        f"{release.name}: not in the stack outputs and not archived: nothing "
-                        "to keep (was it ever deployed?)",
-                        err=True,
-                    )
+                    # Not recorded by the stack either (never deployed, or already forgotten).
+                    file = display(target / f"{release.name}.yaml")
+                    typer.echo(archive.missing_record_warning(release.name, file, stack), err=True)
                 continue
             file = target / f"{release.name}.yaml"
             text = archive.render_record(release.name, record)

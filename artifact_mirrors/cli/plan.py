@@ -215,11 +215,27 @@ def _render(
     except pulumi.RunError as exc:
         raise fail(str(exc), 1) from None
     _check(root / spec_rel, mockrun.run_checks(resources))
+    _warn_unarchived(project, root / rel_rel, stack)
     meta = {
         r.name: {"channel": r.channel, "yanked": r.yanked, "reason": r.reason}
         for r in project.releases
     }
     return resources, meta, project
+
+
+def _warn_unarchived(project: Project, releases_dir: Path, stack: str) -> None:
+    """One warning line per release the window retires that has no archive record."""
+    from artifact_mirrors import archive
+    from artifact_mirrors.window import select
+
+    if project.spec.window is None:
+        return
+    target = archive.archive_dir(releases_dir)
+    records = archive.load_archive(target)  # the program read it already: valid
+    for release in select(project.releases, project.spec.window).retired:
+        if release.name not in records:
+            file = display(target / f"{release.name}.yaml")
+            typer.echo(archive.missing_record_warning(release.name, file, stack), err=True)
 
 
 def _check(spec_file: Path, problems: list[Any]) -> None:

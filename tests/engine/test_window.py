@@ -9,11 +9,15 @@ provider server.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from typing import Any
 
+from artifact_mirrors.archive import render_record
 from artifact_mirrors.steps import Op, State, StepPlan
+from components import mockrun
 
-from .conftest import PlanOf, Scenario, counts, deleted, kind
+from .conftest import STACK, PlanOf, Scenario, counts, deleted, kind
 from .test_scenarios import add_release, by_urn, yank
 
 DESTINATIONS = "mirrors/destinations.yaml"
@@ -204,3 +208,80 @@ def test_yanking_a_release_outside_the_window_keeps_it_for_the_yank(
         if kind(step.type) in ("ImageTag", "ChartTag"):
             assert news[step.urn].inputs["published"] is False
     assert deleted(plan) == []
+
+
+def archive(scenario: Scenario, version: str) -> set[str]:
+    """What `mirrors archive` writes for ``version`` from the stack outputs of the scenario as it
+    is now; returns the AMI ids the record holds."""
+    exported: dict[str, Any] = {}
+    mockrun.render(scenario.root, STACK, outputs=exported)
+    record = exported["releases"][version]
+    target = scenario.root / "mirrors/archive"
+    target.mkdir(exist_ok=True)
+    (target / f"{version}.yaml").write_text(render_record(version, record), encoding="utf-8")
+    return set(record["amis"].values())
+
+
+# 15.1.6: 6 source AMIs x (17 commercial + 1 GovCloud copies); the transfer's AMI too.
+READ_COPIES_15_1_6 = 6 * 18
+
+
+def test_a_retired_release_back_in_the_window_reads_its_archived_amis(
+    scenario: Scenario, plan_of: PlanOf
+) -> None:
+    ami_ids = archive(scenario, "15.1.6")  # in the pull request that retires it
+    window(scenario, majors=3, patches=1)
+    retired = scenario.render()
+    scenario.edit(DESTINATIONS, "{majors: 3, patches: 1}", "{majors: 4, patches: 1}")
+    back = scenario.render()
+    plan = plan_of(retired, back)
+
+    assert "15.1.6" in releases_in(back)
+    steps = counts(plan)
+    assert ("create", "AmiCopy") not in steps
+    assert ("create", "AmiTransfer") not in steps
+    assert steps[("read", "AmiCopy")] == READ_COPIES_15_1_6
+    assert steps[("create", "AmiLaunchPermission")] == 114  # grants again (idempotent in EC2)
+    news = by_urn(back)
+    read = [news[s.urn] for s in plan.of(Op.read)]
+    assert {s.read_id for s in read} <= ami_ids
+    for step in plan.of(Op.create, "aws:ec2/amiLaunchPermission:AmiLaunchPermission"):
+        assert news[step.urn].inputs["imageId"] in ami_ids
+    assert deleted(plan) == []
+
+    # Leaving again drops the reads from state; nothing is deleted.
+    again = plan_of(back, retired)
+    assert len(again.of(Op.forget, "aws:ec2/amiCopy:AmiCopy")) == READ_COPIES_15_1_6
+    assert deleted(again) == []
+
+
+def test_yanking_a_retired_release_revokes_on_its_archived_amis(
+    scenario: Scenario, plan_of: PlanOf
+) -> None:
+    ami_ids = archive(scenario, "15.1.6")
+    window(scenario, majors=3, patches=1)
+    retired = scenario.render()
+    yank(scenario, "15.1.6")
+    plan = plan_of(retired, scenario.render())
+
+    steps = counts(plan)
+    assert ("create", "AmiCopy") not in steps
+    assert ("create", "AmiTransfer") not in steps
+    assert steps[("read", "AmiCopy")] == READ_COPIES_15_1_6
+    assert steps[("create", "LaunchPermissionRevocation")] == 114
+    news = by_urn(scenario.render())
+    for step in plan.of(Op.create):
+        if kind(step.type) == "LaunchPermissionRevocation":
+            assert news[step.urn].inputs["image_id"] in ami_ids
+    assert deleted(plan) == []
+
+
+def test_two_renders_of_the_same_inputs_are_byte_identical(
+    base: list[State], scenario: Scenario
+) -> None:
+    # The SDK registers from a thread pool and protobuf maps have no order; the mock run
+    # reports the program's declaration order with sorted keys (components.mockspeed), so the
+    # plan JSON of a pull request does not change between two runs.
+    again = scenario.render()
+
+    assert json.dumps([s.to_json() for s in again]) == json.dumps([s.to_json() for s in base])

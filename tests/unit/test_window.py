@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
+from artifact_mirrors.archive import render_record
 from artifact_mirrors.cli import app
 from artifact_mirrors.spec.load import load_project
 from artifact_mirrors.window import PINNED, YANKED, select
@@ -104,3 +106,37 @@ def test_forty_releases_in_a_window_of_three_majors_by_five_patches(project: Pat
         "16.4.2", "16.5.0", "16.6.1", "16.7.2", "16.8.0", "16.9.1",
     ]  # fmt: skip
     assert chosen.why["16.9.1"] == YANKED
+
+
+def test_plan_warns_once_per_retired_release_without_an_archive_record(project: Path) -> None:
+    add_window(project, "window: {majors: 3, patches: 1}\n")  # retires 15.1.6 and 18.1.2
+    (project / "mirrors/archive").mkdir()
+    (project / "mirrors/archive/18.1.2.yaml").write_text(
+        render_record("18.1.2", {"channel": "stable", "yanked": False, "images": {}}),
+        encoding="utf-8",
+    )
+
+    result = CliRunner().invoke(app, ["plan", "--stack", "prod", "--format", "json"])
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        "warning: release 15.1.6 leaves the supported-release window and has no archive record "
+        "(mirrors/archive/15.1.6.yaml): its audit (what it published where) would be lost. "
+        "Hint: run `mirrors archive --stack prod` before the update forgets it\n"
+    )
+    assert json.loads(result.stdout)["summary"]["releases"] == 3
+
+
+def test_archive_warns_for_a_retired_release_the_stack_does_not_record(project: Path) -> None:
+    add_window(project, "window: {majors: 3, patches: 5}\n")  # retires 15.1.6
+    (project / "outputs.json").write_text(json.dumps({"releases": {}}), encoding="utf-8")
+
+    result = CliRunner().invoke(app, ["archive", "--stack", "prod", "--outputs", "outputs.json"])
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        "warning: release 15.1.6 leaves the supported-release window and has no archive record "
+        "(mirrors/archive/15.1.6.yaml): its audit (what it published where) would be lost. "
+        "Hint: run `mirrors archive --stack prod` before the update forgets it\n"
+    )
+    assert result.stdout == "1 releases outside the window, 0 archive records written\n"
