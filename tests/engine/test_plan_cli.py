@@ -272,3 +272,24 @@ def test_plan_lists_teleports_charts_at_their_destinations_with_their_digests(
             f"https://charts.releases.teleport.dev/{name}-{entry['version']}.tgz"
             for name in ("teleport-cluster", "teleport-kube-agent", "teleport-operator")
         }
+
+
+def test_every_shipped_stack_plans() -> None:
+    """Each stack in stacks/ plans against the shared manifests: a spec that lacks a kind the
+    manifests pin (providers, charts) is refused, so staging mirrors every kind prod does."""
+    summaries = {}
+    for stack in ("prod", "staging"):
+        code, out, err = mirrors("plan", "--stack", stack, "-f", "json", "-C", str(PROJECT_ROOT))
+        assert (code, err) == (0, ""), stack
+        summaries[stack] = json.loads(out)["summary"]
+    assert sorted(p.name for p in (PROJECT_ROOT / "stacks").glob("Pulumi.*.yaml")) == [
+        "Pulumi.prod.yaml",
+        "Pulumi.staging.yaml",
+    ]
+    assert {
+        k: summaries["staging"][k] for k in ("releases", "terraform_objects", "chart_tags")
+    } == {
+        "releases": 5,
+        "terraform_objects": 148,  # the same objects as prod's, in the staging bucket
+        "chart_tags": 15,  # 3 charts x 5 releases x ecr-public-staging
+    }
