@@ -5,6 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import semver
+
+from artifact_mirrors.spec.model import Project, Release, ReleaseChart, Spec
 from tests.integration.oci.servers import RegistryServer
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,3 +48,18 @@ def write_spec(directory: Path, chart_url: str, mirrors: list[RegistryServer]) -
         encoding="utf-8",
     )
     return spec
+
+
+def project(spec: Spec, pin: ReleaseChart) -> Project:
+    """The spec plus one release manifest pinning ``pin`` (what `mirrors verify` reads)."""
+    release = Release(
+        file=Path(f"mirrors/releases/{pin.version}.yaml"),
+        version=semver.Version.parse(pin.version),
+        channel="stable",
+        yanked=False,
+        reason=None,
+        images={},
+        amis=(),
+        charts={pin.name: pin},
+    )
+    return Project(spec, (release,))

@@ -22,10 +22,11 @@ from artifact_mirrors.charts.resolve import SpecPlace, resolve_http, resolve_oci
 from artifact_mirrors.oci.client import Registries
 from artifact_mirrors.oci.env import INSECURE_ENV
 from artifact_mirrors.spec.load import load_spec
-from artifact_mirrors.spec.model import Project, ReleaseChart, Spec
+from artifact_mirrors.spec.model import ReleaseChart, Spec
 from components.dynamic.chart_tag import ChartTagArgs, ChartTagProvider
 from tests.integration.charts.conftest import CHARTS, PROV, ChartRepo
 from tests.integration.charts.helm import Helm, HelmError
+from tests.integration.charts.specs import project as release_project
 from tests.integration.charts.specs import write_spec
 from tests.integration.oci.servers import RegistryServer
 from tests.providers.harness import ProviderError, ProviderServer, provider_server, urn
@@ -233,7 +234,7 @@ def test_verify_checks_every_chart_tag_of_the_outputs(
         drv.create(urn(f"{reg}/charts/beta:1.1.0-verify", TYPE), props)
         charts[f"{props['repository']}:{pin.tag}"] = pin.digest
     outputs = {"releases": {"1.1.0": {"yanked": False, "images": {}, "charts": charts}}}
-    project = Project(spec)
+    project = release_project(spec, pin)
     tags, notes = verify_images.image_expectations(project, outputs, "outputs")
     assert (len(tags), notes) == (2, [])
     with verify_images.RegistryPool(project) as pool:
