@@ -13,14 +13,16 @@ from tests.integration.oci.servers import RegistryServer
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def write_spec(directory: Path, chart_url: str, mirrors: list[RegistryServer]) -> Path:
+def write_spec(
+    directory: Path, chart_url: str, mirrors: list[RegistryServer], namespace: str = "mirror"
+) -> Path:
     """``directory/mirrors/destinations.yaml`` (+ templates, an empty releases/)."""
     mdir = directory / "mirrors"
     (mdir / "releases").mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "mirrors" / "templates", mdir / "templates", dirs_exist_ok=True)
     shutil.copy(ROOT / "Pulumi.yaml", directory / "Pulumi.yaml")
     regs = "".join(
-        f"  - name: m{i}\n    kind: oci\n    host: {m.host}\n    namespace: mirror\n"
+        f"  - name: m{i}\n    kind: oci\n    host: {m.host}\n    namespace: {namespace}\n"
         "    insecure: true\n"
         for i, m in enumerate(mirrors)
     )

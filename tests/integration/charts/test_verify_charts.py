@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from pathlib import Path
 
 import httpx
+import pytest
+from typer.testing import CliRunner
 
 from artifact_mirrors import verify_images
 from artifact_mirrors.aws import findings_markdown
 from artifact_mirrors.charts.artifact import CHART_MEDIA_TYPE, CONFIG_MEDIA_TYPE, PROV_MEDIA_TYPE
+from artifact_mirrors.cli import app
+from artifact_mirrors.spec.load import load_project
 from artifact_mirrors.spec.model import Project, ReleaseChart, Spec
 from components.dynamic.chart_tag import ChartTagProvider
 from tests.integration.charts import test_chart_mirror as mirror_tests
-from tests.integration.charts.specs import project
+from tests.integration.charts.conftest import ChartRepo
+from tests.integration.charts.specs import project, write_spec
 from tests.integration.charts.test_chart_mirror import OCI_MANIFEST, TYPE, args, manifest
 from tests.integration.oci.servers import RegistryServer
 from tests.providers.harness import ProviderServer, urn
@@ -43,8 +49,8 @@ def verify(project: Project, outputs: dict[str, object]) -> list[str]:
     return findings_markdown(findings, None, len(tags)).splitlines()
 
 
-def layers(m: RegistryServer, digest: str) -> dict[str, str]:
-    doc = manifest(m, REPO, digest).json()
+def layers(m: RegistryServer, digest: str, repo: str = REPO) -> dict[str, str]:
+    doc = manifest(m, repo, digest).json()
     out = {d["mediaType"]: d["digest"] for d in doc["layers"]}
     return {**out, doc["config"]["mediaType"]: doc["config"]["digest"]}
 
@@ -121,6 +127,9 @@ def test_deep_verify_checks_every_blob_at_every_mirror(
         " | missing |",
     ]
     assert CONFIG_MEDIA_TYPE in blobs
+    # The registry stores a blob once for all its repositories: heal it for the next tests.
+    data[len(data) // 2] ^= 0xFF
+    blob_file(mirrors[1], content).write_bytes(bytes(data))
 
 
 def test_a_tag_re_pointed_to_another_chart_version_is_drift(
@@ -152,3 +161,100 @@ def test_a_tag_re_pointed_to_another_chart_version_is_drift(
         f"| error | chart | 1.1.0 | beta | m0 | {mirrors[0].host}/{REPO}:1.1.0 | tag"
         f" | {pin.digest} | moved to {other.digest} |",
     ]
+
+
+@pytest.fixture
+def project_dir(project: Path) -> Path:
+    """A copy of the repository's project (stacks/, Pulumi.yaml), cwd set to it."""
+    return project
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(argv))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_an_archived_release_s_chart_tags_are_verified_from_the_archive(
+    project_dir: Path,
+    server: ProviderServer,
+    chart_repo: ChartRepo,
+    mirrors: list[RegistryServer],
+) -> None:
+    """1.0.0 leaves the window: `mirrors archive` keeps its chart tags, the update forgets them,
+    `mirrors verify` (and --deep, against the manifest's pins) still checks them."""
+    # A namespace of its own: the tests above tampered with mirror/charts/beta.
+    spec_file = write_spec(project_dir, chart_repo.url, mirrors, namespace="archived")
+    repo = "archived/charts/beta"
+    for old in (project_dir / "mirrors/releases").glob("*.yaml"):
+        old.unlink()
+    for version in ("1.0.0", "1.1.0"):
+        assert cli("release", "add", version)[0] == 0
+    proj = load_project(spec_file, project_dir / "mirrors/releases")
+    drv = server.driver(ChartTagProvider())
+    outputs: dict[str, dict[str, object]] = {"releases": {}}
+    for release in proj.releases:
+        charts: dict[str, str] = {}
+        for pin in release.charts.values():
+            for reg in proj.spec.registries:
+                props = args(proj.spec, pin, reg)
+                drv.create(urn(f"{reg}/charts/{pin.name}:{pin.version}-archive", TYPE), props)
+                charts[f"{props['repository']}:{pin.tag}"] = pin.digest
+        outputs["releases"][release.name] = {
+            "channel": "stable",
+            "yanked": False,
+            "reason": None,
+            "charts": charts,
+        }
+    (project_dir / "outputs.json").write_text(json.dumps(outputs), encoding="utf-8")
+    with spec_file.open("a", encoding="utf-8") as fh:
+        fh.write("window: {majors: 1, patches: 1}\n")  # keeps 1.1.0, retires 1.0.0
+
+    assert cli("archive", "--stack", "prod", "--outputs", "outputs.json") == (
+        0,
+        "archived 1.0.0 -> mirrors/archive/1.0.0.yaml\n"
+        "1 releases outside the window, 1 archive records written\n",
+        "",
+    )
+    old = proj.releases[0].charts["beta"]
+    record = (project_dir / "mirrors/archive/1.0.0.yaml").read_text(encoding="utf-8")
+    for m in mirrors:
+        assert f"\n    {m.host}/{repo}:1.0.0: {old.digest}\n" in record
+    del outputs["releases"]["1.0.0"]  # `pulumi up` forgot it
+    (project_dir / "outputs.json").write_text(json.dumps(outputs), encoding="utf-8")
+
+    verify_args = ("verify", "--stack", "prod", "--outputs", "outputs.json", "--images-only")
+    for deep in ((), ("--deep",)):
+        assert cli(*verify_args, "-f", "markdown", *deep) == (
+            0,
+            "**8 image tags verified: no drift**\n",
+            "",
+        )
+
+    # The archived release's .prov blob gone at m1: only --deep sees it; its tag gone at m0:
+    # both see it, though the stack no longer records the release.
+    prov = layers(mirrors[1], old.digest, repo)[PROV_MEDIA_TYPE]
+    httpx.delete(f"{mirrors[1].url}/v2/{repo}/blobs/{prov}").raise_for_status()
+    httpx.delete(f"{mirrors[0].url}/v2/{repo}/manifests/{old.digest}").raise_for_status()
+    missing = (
+        f"| error | chart | 1.0.0 | beta | m0 | {mirrors[0].host}/{repo}:1.0.0 | tag"
+        f" | {old.digest} | missing |"
+    )
+    assert cli(*verify_args, "-f", "markdown") == (
+        1,
+        "\n".join(["**8 image tags verified: 1 error(s), 0 warning(s)**", *HEADER, missing]) + "\n",
+        "",
+    )
+    assert cli(*verify_args, "-f", "markdown", "--deep") == (
+        1,
+        "\n".join(
+            [
+                "**8 image tags verified: 2 error(s), 0 warning(s)**",
+                *HEADER,
+                missing,
+                f"| error | chart | 1.0.0 | beta | m1 | {mirrors[1].host}/{repo}@{prov}"
+                " | provenance | blob present | missing |",
+            ]
+        )
+        + "\n",
+        "",
+    )
