@@ -185,8 +185,8 @@ def test_an_archived_release_s_chart_tags_are_verified_from_the_archive(
     # A namespace of its own: the tests above tampered with mirror/charts/beta.
     spec_file = write_spec(project_dir, chart_repo.url, mirrors, namespace="archived")
     repo = "archived/charts/beta"
-    for old in (project_dir / "mirrors/releases").glob("*.yaml"):
-        old.unlink()
+    for shipped in (project_dir / "mirrors/releases").glob("*.yaml"):
+        shipped.unlink()
     for version in ("1.0.0", "1.1.0"):
         assert cli("release", "add", version)[0] == 0
     proj = load_project(spec_file, project_dir / "mirrors/releases")
