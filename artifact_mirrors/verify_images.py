@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from artifact_mirrors.aws.types import Finding, Severity
 from artifact_mirrors.charts.artifact import (
@@ -103,6 +104,7 @@ class ExpectedTag:
     verify: VerifyPolicy | None = None  # the image's signature policy
     chart: bool = False  # a Helm chart's tag (``image`` is then the spec's chart name)
     chart_pin: ReleaseChart | None = None  # the release manifest's pin of that chart (--deep)
+    chart_keyring: tuple[str, bytes] | None = None  # the chart's source.keyring (file, keys)
 
     @property
     def reference(self) -> str:
@@ -330,6 +332,10 @@ def _chart_expectations(project: Project, outputs: Any, where: str) -> list[Expe
             repository, tag = _split(ref, where, path)
             registry, chart = index.get(repository, (UNKNOWN, UNKNOWN))
             pin = manifest.charts.get(chart) if manifest is not None else None
+            known = spec.charts.get(chart)
+            keyring = None
+            if known is not None and known.keyring and known.keyring_data:
+                keyring = (known.keyring, known.keyring_data)
             out.append(
                 ExpectedTag(
                     version,
@@ -343,6 +349,7 @@ def _chart_expectations(project: Project, outputs: Any, where: str) -> list[Expe
                     signatures=False,
                     chart=True,
                     chart_pin=pin,
+                    chart_keyring=keyring,
                 )
             )
     return out
@@ -668,12 +675,41 @@ def _pinned(hex_digest: str | None) -> str | None:
     return f"sha256:{hex_digest}" if hex_digest else None
 
 
-def check_chart(t: ExpectedTag, pool: RegistryPool) -> list[Finding]:
+def _check_chart_signature(
+    t: ExpectedTag, url: str, tgz: bytes, prov: bytes, keyring: tuple[str, bytes]
+) -> tuple[list[Finding], SignatureReport]:
+    """The mirror's .prov against the spec's keyring now, as `mirrors release add` checked the
+    source's (a key dropped from the keyring since then shows here)."""
+    from artifact_mirrors.charts import provenance
+    from artifact_mirrors.gpg import SignatureError
+
+    name, keys = keyring
+    mirror = f"{t.repository}@{t.digest}"
+    archive = urlsplit(url).path.rsplit("/", 1)[-1]
+    try:
+        signer = provenance.verify(prov, archive, digest_of(tgz).removeprefix("sha256:"), keys)
+    except (SignatureError, provenance.ProvenanceError) as exc:
+        report = SignatureReport(t.release, t.image, t.registry, mirror, False, str(exc), True)
+        expected = f"signed by a key of {name}"
+        return [_finding(t, Severity.ERROR, CHECK_PROVENANCE, expected, str(exc), mirror)], report
+    detail = f"signed by {signer.key_id} ({name})"
+    return [], SignatureReport(t.release, t.image, t.registry, mirror, True, detail, True)
+
+
+def check_chart(t: ExpectedTag, pool: RegistryPool) -> tuple[list[Finding], list[SignatureReport]]:
     """--deep for a chart tag: the mirror's manifest is the pinned one, its content layer the
     pinned .tgz, its provenance layer the pinned .prov (and none when none is pinned), every
     blob is served with bytes that hash to its digest, and the config is what
     :mod:`artifact_mirrors.charts.artifact` builds from that chart (HTTP sources; an OCI
-    source's artifact is the source's own, its manifest digest is the pin)."""
+    source's artifact is the source's own, its manifest digest is the pin). With a keyring in
+    the spec the mirror's .prov is verified against it too (a verdict per mirror)."""
+    reports: list[SignatureReport] = []
+    return _check_chart(t, pool, reports), reports
+
+
+def _check_chart(
+    t: ExpectedTag, pool: RegistryPool, reports: list[SignatureReport]
+) -> list[Finding]:
     pin = t.chart_pin
     if pin is None:
         return [
@@ -750,7 +786,12 @@ def check_chart(t: ExpectedTag, pool: RegistryPool) -> list[Finding]:
                 )
             )
         for layer in prov:
-            _chart_blob(t, client, dst.repository, layer, CHECK_PROVENANCE, want_prov, findings)
+            data = _chart_blob(t, client, dst.repository, layer, CHECK_PROVENANCE, want_prov,
+                               findings)  # fmt: skip
+            if data is not None and tgz is not None and t.chart_keyring and pin.url:
+                found, report = _check_chart_signature(t, pin.url, tgz, data, t.chart_keyring)
+                findings += found
+                reports.append(report)
         config = manifest.config
         if config is None or config.media_type != CONFIG_MEDIA_TYPE:
             got = config.media_type if config else "none"
@@ -822,10 +863,11 @@ def verify_image_tags(
                 findings += found
                 if signatures is not None:
                     signatures += reports
-            for found in threads.map(
-                partial(check_chart, pool=pool), [t for t in trees if t.chart]
-            ):
+            charts = [t for t in trees if t.chart]
+            for found, reports in threads.map(partial(check_chart, pool=pool), charts):
                 findings += found
+                if signatures is not None:
+                    signatures += reports
     return findings
 
 

@@ -115,7 +115,8 @@ def verify_command(
             " with a verify: policy at every mirror (each verdict is listed; an invalid one is"
             " an error when the policy requires a signature). Helm charts: also check the"
             " manifest, the .tgz and .prov layers and the config blob against the release"
-            " manifest's pins at every mirror. Terraform providers: also"
+            " manifest's pins at every mirror, and verify each .prov against the chart's"
+            " keyring. Terraform providers: also"
             " download and hash every zip, sums and signature.",
         ),
     ] = False,

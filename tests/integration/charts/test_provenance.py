@@ -15,16 +15,23 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
+from artifact_mirrors import verify_images
 from artifact_mirrors.charts.artifact import metadata, read_chart_yaml
 from artifact_mirrors.cli import app
 from artifact_mirrors.spec.load import load_project
+from components.dynamic.chart_tag import ChartTagProvider
 from tests.integration.aws.terraform_fixture import Gpg
+from tests.integration.charts import test_chart_mirror as mirror_tests
 from tests.integration.charts.conftest import ChartRepo
 from tests.integration.charts.specs import write_spec
+from tests.integration.charts.test_chart_mirror import TYPE, args
 from tests.integration.oci.servers import RegistryServer
+from tests.providers.harness import ProviderServer, urn
 
 SPEC = Path("mirrors/destinations.yaml")
 KEYRING = "keys/helm.gpg"  # relative to the spec: mirrors/keys/helm.gpg
+
+server = mirror_tests.server  # the ChartTag provider server, for this module
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +119,48 @@ def test_a_validly_signed_prov_is_verified_and_pinned(
     assert alpha.prov_sha256 == hashlib.sha256(signed).hexdigest()
     # beta names no keyring: pinned without a .prov, as before.
     assert release.charts["beta"].prov_url is None
+
+
+def test_verify_deep_checks_the_mirrored_prov_against_the_keyring(
+    proj: Path,
+    chart_repo: ChartRepo,
+    mirrors: list[RegistryServer],
+    server: ProviderServer,
+    vendor: Gpg,
+    mallory: Gpg,
+) -> None:
+    prov(chart_repo).write_bytes(clearsign(vendor, message(chart_repo.files["alpha-1.1.0"])))
+    assert add("1.1.0")[0] == 0
+    project = load_project(SPEC, Path("mirrors/releases"))
+    pin = project.releases[0].charts["alpha"]
+    drv = server.driver(ChartTagProvider())
+    charts: dict[str, str] = {}
+    for reg in project.spec.registries:
+        props = args(project.spec, pin, reg)
+        drv.create(urn(f"{reg}/charts/alpha:1.1.0-prov", TYPE), props)
+        charts[f"{props['repository']}:{pin.tag}"] = pin.digest
+    outputs = {"releases": {"1.1.0": {"yanked": False, "charts": charts}}}
+
+    def deep() -> tuple[list[tuple[str, str, str]], list[tuple[str, bool, str]]]:
+        loaded = load_project(SPEC, Path("mirrors/releases"))
+        tags, _ = verify_images.image_expectations(loaded, outputs, "outputs")
+        reports: list[verify_images.SignatureReport] = []
+        with verify_images.RegistryPool(loaded) as pool:
+            found = verify_images.verify_image_tags(tags, pool, deep=True, signatures=reports)
+        return (
+            [(f.region, f.check, f.actual) for f in found],
+            sorted((r.registry, r.valid, r.detail) for r in reports),
+        )
+
+    signed = f"signed by {vendor.key_id} ({KEYRING})"
+    assert deep() == ([], [("m0", True, signed), ("m1", True, signed)])
+    # The vendor's key left the keyring since the pin (rotated, revoked): every mirror says so.
+    (proj / "mirrors" / KEYRING).write_bytes(mallory.run("--export", mallory.key_id))
+    bad = "ERRSIG, NO_PUBKEY"
+    assert deep() == (
+        [("m0", "provenance", bad), ("m1", "provenance", bad)],
+        [("m0", False, bad), ("m1", False, bad)],
+    )
 
 
 def test_a_prov_signed_by_another_key(proj: Path, chart_repo: ChartRepo, mallory: Gpg) -> None:
