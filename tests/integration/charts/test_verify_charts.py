@@ -111,6 +111,19 @@ def test_deep_verify_checks_every_blob_at_every_mirror(
         ),
     ]
 
+    # A manifest pin other than what the stack pushed (a re-pin by hand): the tag check follows
+    # the outputs, --deep the pin.
+    other = "sha256:" + "e" * 64
+    assert verify(project(spec, dataclasses.replace(pin, digest=other)), outputs) == [
+        "**2 image tags verified: 2 error(s), 0 warning(s)**",
+        *HEADER,
+        *(
+            f"| error | chart | 1.0.0 | beta | {reg} | {mirror}:1.0.0 | manifest"
+            f" | {other} (pinned) | {pin.digest} at the tag |"
+            for mirror, reg in ((m0, "m0"), (m1, "m1"))
+        ),
+    ]
+
     # Mirror m1 tampered with: the .prov blob deleted, the .tgz's bytes rotted on disk (same
     # length, one byte flipped); m0 still clean.
     httpx.delete(f"{mirrors[1].url}/v2/{REPO}/blobs/{prov}").raise_for_status()
