@@ -113,6 +113,8 @@ def test_a_validly_signed_prov_is_verified_and_pinned(
     code, out, err = add("1.1.0")
     assert (code, err) == (0, "")
     assert "wrote mirrors/releases/1.1.0.yaml: 0 images, 0 AMIs, 2 Helm charts." in out
+    text = Path("mirrors/releases/1.1.0.yaml").read_text()
+    assert "; each .prov of a chart with a keyring verified with gpgv, its sha256 the" in text
     (release,) = load_project(SPEC, Path("mirrors/releases")).releases
     alpha = release.charts["alpha"]
     assert alpha.prov_url == f"{chart_repo.url}/charts/alpha-1.1.0.tgz.prov"
