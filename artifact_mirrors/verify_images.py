@@ -38,8 +38,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from artifact_mirrors.aws.types import Finding, Severity
+from artifact_mirrors.charts.artifact import (
+    CHART_MEDIA_TYPE,
+    CONFIG_MEDIA_TYPE,
+    PROV_MEDIA_TYPE,
+    ChartFileError,
+    go_json,
+    metadata,
+    read_chart_yaml,
+)
+from artifact_mirrors.charts.source import MAX_CHART
 from artifact_mirrors.command_errors import BadInputError, located
 from artifact_mirrors.floating import compute_floating
 from artifact_mirrors.oci import ops
@@ -47,10 +58,11 @@ from artifact_mirrors.oci.client import Registries, RegistryClient
 from artifact_mirrors.oci.copy import COSIGN_SUFFIXES, cosign_tag
 from artifact_mirrors.oci.env import insecure_registries
 from artifact_mirrors.oci.errors import MirrorError
+from artifact_mirrors.oci.media import Descriptor, digest_of
 from artifact_mirrors.oci.reference import parse_reference, validate_digest
 from artifact_mirrors.oci.settings import ConfigLookup, registries_for
 from artifact_mirrors.oci.signatures import check_policy
-from artifact_mirrors.spec.model import Image, Project, Registry, VerifyPolicy
+from artifact_mirrors.spec.model import Image, Project, Registry, ReleaseChart, VerifyPolicy
 from artifact_mirrors.window import windowed
 
 if TYPE_CHECKING:
@@ -66,6 +78,9 @@ CHECK_FLOATING = "floating"
 CHECK_MANIFEST = "manifest"
 CHECK_SIGNATURE = "signature"
 CHECK_DEPLOYED = "deployed"
+CHECK_CONTENT = "content"  # a chart's .tgz layer
+CHECK_PROVENANCE = "provenance"  # a chart's .prov layer
+CHECK_CONFIG = "config"  # a chart's config blob
 
 ABSENT = "absent"
 MISSING = "missing"
@@ -88,6 +103,8 @@ class ExpectedTag:
     signatures: bool = True
     verify: VerifyPolicy | None = None  # the image's signature policy
     chart: bool = False  # a Helm chart's tag (``image`` is then the spec's chart name)
+    chart_pin: ReleaseChart | None = None  # the release manifest's pin of that chart (--deep)
+    chart_keyring: tuple[str, bytes] | None = None  # the chart's source.keyring (file, keys)
 
     @property
     def reference(self) -> str:
@@ -314,6 +331,11 @@ def _chart_expectations(project: Project, outputs: Any, where: str) -> list[Expe
             path = f"releases.{version}.charts.{ref}"
             repository, tag = _split(ref, where, path)
             registry, chart = index.get(repository, (UNKNOWN, UNKNOWN))
+            pin = manifest.charts.get(chart) if manifest is not None else None
+            known = spec.charts.get(chart)
+            keyring = None
+            if known is not None and known.keyring and known.keyring_data:
+                keyring = (known.keyring, known.keyring_data)
             out.append(
                 ExpectedTag(
                     version,
@@ -326,6 +348,8 @@ def _chart_expectations(project: Project, outputs: Any, where: str) -> list[Expe
                     floating=False,
                     signatures=False,
                     chart=True,
+                    chart_pin=pin,
+                    chart_keyring=keyring,
                 )
             )
     return out
@@ -616,6 +640,199 @@ def _check_attachment(
     return []
 
 
+# ---- charts (--deep) -----------------------------------------------------------------------------
+
+
+def _chart_blob(
+    t: ExpectedTag,
+    client: RegistryClient,
+    repo: str,
+    layer: Descriptor,
+    check: str,
+    pinned: str | None,
+    findings: list[Finding],
+) -> bytes | None:
+    """One blob of a chart artifact: its descriptor against the pin, then its bytes served by
+    the mirror against both (None: no bytes worth reading further)."""
+    at = f"{t.repository}@{layer.digest}"
+    if pinned is not None and layer.digest != pinned:
+        findings.append(
+            _finding(t, Severity.ERROR, check, f"{pinned} (pinned)", f"layer {layer.digest}", at)
+        )
+    data = client.find_blob(repo, layer.digest, MAX_CHART)
+    if data is None:
+        findings.append(_finding(t, Severity.ERROR, check, "blob present", MISSING, at))
+        return None
+    if (got := digest_of(data)) != layer.digest:
+        findings.append(
+            _finding(t, Severity.ERROR, check, layer.digest, f"content hashes to {got}", at)
+        )
+        return None
+    return data
+
+
+def _pinned(hex_digest: str | None) -> str | None:
+    return f"sha256:{hex_digest}" if hex_digest else None
+
+
+def _check_chart_signature(
+    t: ExpectedTag, url: str, tgz: bytes, prov: bytes, keyring: tuple[str, bytes]
+) -> tuple[list[Finding], SignatureReport]:
+    """The mirror's .prov against the spec's keyring now, as `mirrors release add` checked the
+    source's (a key dropped from the keyring since then shows here)."""
+    from artifact_mirrors.charts import provenance
+    from artifact_mirrors.gpg import SignatureError
+
+    name, keys = keyring
+    mirror = f"{t.repository}@{t.digest}"
+    archive = urlsplit(url).path.rsplit("/", 1)[-1]
+    try:
+        signer = provenance.verify(prov, archive, digest_of(tgz).removeprefix("sha256:"), keys)
+    except (SignatureError, provenance.ProvenanceError) as exc:
+        report = SignatureReport(t.release, t.image, t.registry, mirror, False, str(exc), True)
+        expected = f"signed by a key of {name}"
+        return [_finding(t, Severity.ERROR, CHECK_PROVENANCE, expected, str(exc), mirror)], report
+    detail = f"signed by {signer.key_id} ({name})"
+    return [], SignatureReport(t.release, t.image, t.registry, mirror, True, detail, True)
+
+
+def check_chart(t: ExpectedTag, pool: RegistryPool) -> tuple[list[Finding], list[SignatureReport]]:
+    """--deep for a chart tag: the mirror's manifest is the pinned one, its content layer the
+    pinned .tgz, its provenance layer the pinned .prov (and none when none is pinned), every
+    blob is served with bytes that hash to its digest, and the config is what
+    :mod:`artifact_mirrors.charts.artifact` builds from that chart (HTTP sources; an OCI
+    source's artifact is the source's own, its manifest digest is the pin). With a keyring in
+    the spec the mirror's .prov is verified against it too (a verdict per mirror)."""
+    reports: list[SignatureReport] = []
+    return _check_chart(t, pool, reports), reports
+
+
+def _check_chart(
+    t: ExpectedTag, pool: RegistryPool, reports: list[SignatureReport]
+) -> list[Finding]:
+    pin = t.chart_pin
+    if pin is None:
+        return [
+            _finding(
+                t,
+                Severity.WARNING,
+                CHECK_MANIFEST,
+                "the release manifest's pin",
+                f"release {t.release} pins no chart {t.image}: not compared",
+            )
+        ]
+    findings: list[Finding] = []
+    dst = parse_reference(t.repository)
+    try:
+        client = pool.for_tag(t).client(dst.registry)
+        manifest = client.find_manifest(dst.repository, t.tag)
+        if manifest is None:
+            return [_finding(t, Severity.ERROR, CHECK_MANIFEST, pin.digest, MISSING)]
+        if manifest.digest != pin.digest:
+            return [
+                _finding(
+                    t,
+                    Severity.ERROR,
+                    CHECK_MANIFEST,
+                    f"{pin.digest} (pinned)",
+                    f"{manifest.digest} at the tag",
+                )
+            ]
+        layers = [
+            Descriptor.from_json(d)
+            for d in manifest.doc.get("layers") or []
+            if isinstance(d, dict) and "digest" in d
+        ]
+        content = [d for d in layers if d.media_type == CHART_MEDIA_TYPE]
+        prov = [d for d in layers if d.media_type == PROV_MEDIA_TYPE]
+        at = f"{t.repository}@{pin.digest}"
+        tgz: bytes | None = None
+        if len(content) != 1:
+            findings.append(
+                _finding(
+                    t,
+                    Severity.ERROR,
+                    CHECK_CONTENT,
+                    f"one {CHART_MEDIA_TYPE} layer",
+                    f"{len(content)}",
+                    at,
+                )
+            )
+        else:
+            tgz = _chart_blob(
+                t, client, dst.repository, content[0], CHECK_CONTENT, _pinned(pin.sha256), findings
+            )
+        want_prov = _pinned(pin.prov_sha256)
+        if want_prov is not None and not prov:
+            findings.append(
+                _finding(
+                    t,
+                    Severity.ERROR,
+                    CHECK_PROVENANCE,
+                    f"{want_prov} (pinned)",
+                    "no provenance layer",
+                    at,
+                )
+            )
+        elif pin.url is not None and want_prov is None and prov:
+            findings.append(
+                _finding(
+                    t,
+                    Severity.ERROR,
+                    CHECK_PROVENANCE,
+                    "no provenance layer (none pinned)",
+                    f"layer {prov[0].digest}",
+                    at,
+                )
+            )
+        for layer in prov:
+            data = _chart_blob(t, client, dst.repository, layer, CHECK_PROVENANCE, want_prov,
+                               findings)  # fmt: skip
+            if data is not None and tgz is not None and t.chart_keyring and pin.url:
+                found, report = _check_chart_signature(t, pin.url, tgz, data, t.chart_keyring)
+                findings += found
+                reports.append(report)
+        config = manifest.config
+        if config is None or config.media_type != CONFIG_MEDIA_TYPE:
+            got = config.media_type if config else "none"
+            findings.append(
+                _finding(t, Severity.ERROR, CHECK_CONFIG, f"a {CONFIG_MEDIA_TYPE} config", got, at)
+            )
+            return findings
+        built: str | None = None
+        if tgz is not None and pin.url is not None:
+            try:
+                built = digest_of(go_json(metadata(read_chart_yaml(tgz))))
+            except ChartFileError as exc:
+                findings.append(
+                    _finding(
+                        t,
+                        Severity.ERROR,
+                        CHECK_CONTENT,
+                        "a Helm chart",
+                        str(exc),
+                        f"{t.repository}@{content[0].digest}",
+                    )
+                )
+        if built is not None and config.digest != built:
+            findings.append(
+                _finding(
+                    t,
+                    Severity.ERROR,
+                    CHECK_CONFIG,
+                    f"{built} (built from the chart)",
+                    f"layer {config.digest}",
+                    f"{t.repository}@{config.digest}",
+                )
+            )
+        _chart_blob(t, client, dst.repository, config, CHECK_CONFIG, None, findings)
+    except (MirrorError, OSError) as exc:
+        findings.append(
+            _finding(t, Severity.ERROR, CHECK_MANIFEST, "comparable", f"cannot check: {exc}")
+        )
+    return findings
+
+
 def verify_image_tags(
     expected: Sequence[ExpectedTag],
     pool: RegistryPool,
@@ -634,17 +851,20 @@ def verify_image_tags(
         passed: dict[tuple[str, str, str], ExpectedTag] = {}
         for t, (found, ok) in zip(expected, results, strict=True):
             findings += found
-            # The release tag and its floating tags share one tree: compare it once. A chart's
-            # artifact is built from its pinned .tgz: the tag check against the pinned digest
-            # is the whole check.
-            if ok and deep and not t.chart:
+            # The release tag and its floating tags share one tree: compare it once.
+            if ok and deep:
                 key = (t.registry, t.repository, t.digest)
                 if key not in passed or passed[key].floating:
                     passed[key] = t
         if deep:
             trees = list(passed.values())
             check_deep = partial(_check_deep, pool=pool)
-            for found, reports in threads.map(check_deep, trees):
+            for found, reports in threads.map(check_deep, [t for t in trees if not t.chart]):
+                findings += found
+                if signatures is not None:
+                    signatures += reports
+            charts = [t for t in trees if t.chart]
+            for found, reports in threads.map(partial(check_chart, pool=pool), charts):
                 findings += found
                 if signatures is not None:
                     signatures += reports

@@ -3,8 +3,11 @@
 For an HTTP chart repository: the chart's entry in ``index.yaml`` at the release's chart version
 must exist and name the chart; the ``.tgz`` it points at must hash to the entry's ``digest`` and
 be a chart whose ``Chart.yaml`` has the same name and version; a ``.prov`` next to it is pinned
-when the repository serves one. The pinned ``digest`` is the manifest of the artifact
-:mod:`artifact_mirrors.charts.artifact` builds, so the plan shows it before anything is pushed.
+when the repository serves one. With a keyring in the spec (``source.keyring``) the ``.prov``
+must be there, signed by a key of the keyring, and vouch for the ``.tgz``'s sha256
+(:mod:`artifact_mirrors.charts.provenance`, as ``helm verify``). The pinned ``digest`` is the
+manifest of the artifact :mod:`artifact_mirrors.charts.artifact` builds, so the plan shows it
+before anything is pushed.
 For an OCI source the pin is the source's own manifest digest, copied as is. Any failure raises
 a located one-line error and nothing is pinned.
 
@@ -15,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from artifact_mirrors.charts import provenance
 from artifact_mirrors.charts.artifact import (
     CONFIG_MEDIA_TYPE,
     ChartArtifact,
@@ -25,10 +30,12 @@ from artifact_mirrors.charts.artifact import (
 )
 from artifact_mirrors.charts.source import ChartRepository, IndexEntry, SourceError, sha256_hex
 from artifact_mirrors.command_errors import OperationFailedError, located
+from artifact_mirrors.gpg import SignatureError
 from artifact_mirrors.oci.client import Registries
 from artifact_mirrors.oci.env import insecure_registries
 from artifact_mirrors.oci.errors import MirrorError
 from artifact_mirrors.oci.reference import parse_reference
+from artifact_mirrors.spec.chart_checks import merge_defaults
 from artifact_mirrors.spec.errors import PathPart, format_path
 from artifact_mirrors.spec.model import Chart, ReleaseChart, Spec
 from artifact_mirrors.spec.yamlio import load_document
@@ -48,7 +55,10 @@ class SpecPlace:
     def where(self, *path: PathPart) -> tuple[str, str]:
         full: tuple[PathPart, ...] = ("charts", self.index, *path)
         try:
-            line = load_document(self.file, what="mirror spec").line_of(full)
+            doc = load_document(self.file, what="mirror spec")
+            # A value filled from defaults.chart is located at the defaults block, as on load.
+            merge_defaults(doc.root)
+            line = doc.line_of(full)
         except Exception:
             line = None
         return (f"{self.file}:{line}" if line else str(self.file)), format_path(full)
@@ -142,6 +152,8 @@ def resolve_http(chart: Chart, version: str, place: SpecPlace) -> ReleaseChart:
             f"{meta.get('name')} {meta.get('version')}",
             "the index entry and the chart's Chart.yaml disagree; ask the vendor to re-index",
         )
+    if chart.keyring_data is not None:
+        _check_provenance(chart, place, url, got, prov_url, prov)
     return ReleaseChart(
         name=chart.name,
         version=version,
@@ -152,6 +164,44 @@ def resolve_http(chart: Chart, version: str, place: SpecPlace) -> ReleaseChart:
         prov_sha256=sha256_hex(prov) if prov is not None else None,
         created=entry.created,
     )
+
+
+def _check_provenance(
+    chart: Chart, place: SpecPlace, url: str, sha256: str, prov_url: str, prov: bytes | None
+) -> None:
+    """The spec's keyring says the chart is signed: its .prov must be there, signed by a key of
+    the keyring, and vouch for exactly the .tgz read (as ``helm verify``)."""
+    assert chart.keyring_data is not None
+    if prov is None:
+        raise _fail(
+            place,
+            ("source", "keyring"),
+            f"{url} has no provenance file",
+            f"{prov_url}: HTTP 404",
+            "nothing was pinned: the keyring says the chart is signed; ask the vendor for the "
+            ".prov, or drop source.keyring for an unsigned chart",
+        )
+    archive = urlsplit(url).path.rsplit("/", 1)[-1]
+    try:
+        provenance.verify(prov, archive, sha256, chart.keyring_data)
+    except SignatureError as exc:
+        raise _fail(
+            place,
+            ("source", "keyring"),
+            f"{prov_url} is not validly signed by a key of {chart.keyring}",
+            str(exc),
+            "nothing was pinned: the provenance file was altered or signed by another key; "
+            "check the vendor's key before adding it to the keyring",
+        ) from None
+    except provenance.ProvenanceError as exc:
+        raise _fail(
+            place,
+            ("source", "url"),
+            f"{prov_url}: {exc.problem}",
+            exc.got,
+            f"the .tgz hashes to sha256:{sha256}; nothing was pinned: the signature vouches for "
+            "other bytes than the repository serves; ask the vendor to re-sign",
+        ) from None
 
 
 def resolve_oci(

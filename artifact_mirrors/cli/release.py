@@ -150,7 +150,8 @@ def release_add_command(
         if the_spec.charts:
             from artifact_mirrors.charts.resolve import resolve_all as resolve_charts
 
-            # Each .tgz must hash to its index.yaml digest and be the chart the index names.
+            # Each .tgz must hash to its index.yaml digest and be the chart the index names;
+            # with a keyring its .prov must verify (artifact_mirrors/charts/provenance.py).
             charts = resolve_charts(the_spec, version)
         resolved = release_add.ResolvedRelease(version, channel, images, amis, providers, charts)
         text = release_add.render_manifest(
@@ -162,6 +163,12 @@ def release_add_command(
                 amis_how=amis_how,
                 charts_how="each .tgz read from its index.yaml entry and checked against the "
                 "entry's digest; the OCI manifest digest built from it"
+                + (
+                    "; each .prov of a chart with a keyring verified with gpgv, its sha256 "
+                    "the .tgz's"
+                    if any(c.keyring_data for c in the_spec.charts.values())
+                    else ""
+                )
                 if charts
                 else "",
             ),

@@ -42,6 +42,11 @@ VERIFY_HELP = (
     " compares each mirrored manifest tree byte for byte with the first-party source and checks"
     " its cosign .sig/.att/.sbom tags (a few more requests per tag)."
     "\n\n"
+    "Helm charts: every chart tag at every destination resolves to its pinned digest (gone for"
+    " a yanked release). --deep also reads the manifest and every blob at each mirror: the"
+    " content layer is the pinned .tgz, the provenance layer the pinned .prov, the config what"
+    " the chart's Chart.yaml builds."
+    "\n\n"
     "AMIs: each mirrored AMI exists, is available, has exactly the declared launch permissions"
     " (none for a yanked release), carries the mirror tags and is not about to deprecate."
     "\n\n"
@@ -108,7 +113,10 @@ def verify_command(
             help="Images: also compare every manifest with the first-party source byte for"
             " byte, check the cosign signature tags, and verify the signature of every image"
             " with a verify: policy at every mirror (each verdict is listed; an invalid one is"
-            " an error when the policy requires a signature). Terraform providers: also"
+            " an error when the policy requires a signature). Helm charts: also check the"
+            " manifest, the .tgz and .prov layers and the config blob against the release"
+            " manifest's pins at every mirror, and verify each .prov against the chart's"
+            " keyring. Terraform providers: also"
             " download and hash every zip, sums and signature.",
         ),
     ] = False,

@@ -660,7 +660,9 @@ class RegistryClient:
         return resp.status_code == 200 or resp.status_code in redirects
 
     @contextmanager
-    def open_blob(self, repo: str, digest: str) -> Iterator[httpx.Response]:
+    def open_blob(
+        self, repo: str, digest: str, *, allow: Sequence[int] = ()
+    ) -> Iterator[httpx.Response]:
         # Docker Hub and ECR redirect blob GETs to a CDN / S3; httpx drops Authorization on a
         # cross-origin redirect, as those backends require.
         resp = self.send(
@@ -671,6 +673,7 @@ class RegistryClient:
             target=f"@{digest}",
             stream=True,
             follow_redirects=True,
+            allow=allow,
         )
         try:
             yield resp
@@ -691,6 +694,19 @@ class RegistryClient:
             self._fail(repo, f"@{digest}", resp.status_code, "blob too large to read in memory")
         verify_digest(resp.content, digest, f"{self.host}/{repo}@{digest}")
         return resp.content
+
+    def find_blob(self, repo: str, digest: str, max_size: int) -> bytes | None:
+        """A blob's bytes as the registry serves them (None: absent), NOT digest-verified: for a
+        verifier that reports what the bytes hash to instead of failing on the mismatch."""
+        with self.open_blob(repo, digest, allow=(404,)) as resp:
+            if resp.status_code == 404:
+                return None
+            body = bytearray()
+            for chunk in resp.iter_bytes():
+                body += chunk
+                if len(body) > max_size:
+                    self._fail(repo, f"@{digest}", resp.status_code, "blob too large to read")
+            return bytes(body)
 
     def mount_blob(self, repo: str, digest: str, from_repo: str) -> str | None:
         """Cross-repository mount. None if mounted; else the upload URL the registry opened."""

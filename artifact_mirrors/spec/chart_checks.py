@@ -29,12 +29,47 @@ def merge_defaults(root: CommentedMap) -> None:
     if not isinstance(chart_defaults, CommentedMap) or not isinstance(charts, CommentedSeq):
         return
     value = chart_defaults.get("registries")
-    if value is None:
-        return
-    for entry in charts:
+    for entry in charts if value is not None else ():
         if isinstance(entry, CommentedMap) and "registries" not in entry:
             entry["registries"] = value
             entry.lc.data["registries"] = chart_defaults.lc.data.get("registries")
+    # defaults.chart.keyring: every HTTP source without its own (an OCI source has no .prov
+    # to check).
+    keyring = chart_defaults.get("keyring")
+    for entry in charts if keyring is not None else ():
+        source = entry.get("source") if isinstance(entry, CommentedMap) else None
+        if isinstance(source, CommentedMap) and "url" in source and "keyring" not in source:
+            source["keyring"] = keyring
+            source.lc.data["keyring"] = chart_defaults.lc.data.get("keyring")
+
+
+KEYRING_HINT = (
+    "write the path (relative to the spec) of the OpenPGP keyring that signs the chart's .prov"
+    " files, as `gpg --export KEY` (or --armor) writes it"
+)
+
+
+def _keyring(doc: Document, path: tuple[PathPart, ...], name: str, out: _Collector) -> bytes | None:
+    """The keyring file's keys (binary), read now: a bad file fails `mirrors validate`."""
+    from artifact_mirrors.gpg import SignatureError, keyring_bytes
+
+    try:
+        data = (doc.file.parent / name).read_bytes()
+    except FileNotFoundError:
+        out.add(doc, path, "keyring file not found", name, hint=KEYRING_HINT)
+        return None
+    except OSError as exc:
+        out.add(doc, path, f"cannot read the keyring ({exc.strerror})", name, hint=KEYRING_HINT)
+        return None
+    try:
+        keys = keyring_bytes(data)
+    except SignatureError as exc:
+        out.add(doc, path, f"not an OpenPGP keyring ({exc})", name, hint=KEYRING_HINT)
+        return None
+    if not keys:
+        out.add(doc, path, "the keyring file is empty", name, hint=KEYRING_HINT)
+        return None
+    return keys
 
 
 def _url_problem(url: str) -> str | None:
@@ -88,6 +123,17 @@ def spec_charts(
                 src.chart,
                 hint="drop source.chart; write source.oci: HOST/PATH/CHART",
             )
+        keyring: bytes | None = None
+        if src.keyring is not None and src.oci is not None:
+            out.add(
+                doc,
+                (*base, "source", "keyring"),
+                "an OCI source has no .prov file to check",
+                src.keyring,
+                hint="drop source.keyring: an OCI source is copied by digest as it is",
+            )
+        elif src.keyring is not None:
+            keyring = _keyring(doc, (*base, "source", "keyring"), src.keyring, out)
         chart_name = src.chart or (src.oci.rstrip("/").rsplit("/", 1)[-1] if src.oci else c.name)
         repository = c.repository or template.replace("{name}", c.name)
         if not schema.REPO_RE.match(repository):
@@ -148,6 +194,8 @@ def spec_charts(
             repository=repository,
             registries=tuple(dict.fromkeys(c.registries)),
             version=c.version,
+            keyring=src.keyring if keyring is not None else None,
+            keyring_data=keyring,
         )
     return result
 

@@ -284,6 +284,8 @@ class Chart:
     repository: str  # destination repository under each registry's namespace
     registries: tuple[str, ...]
     version: str  # the chart version of release {version}: a template, default "{version}"
+    keyring: str | None = None  # source.keyring as written (relative to the spec), or
+    keyring_data: bytes | None = None  # its keys, binary, read when the spec loads
 
     def chart_version(self, release: str) -> str:
         return self.version.replace("{version}", release)

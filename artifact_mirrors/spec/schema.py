@@ -198,6 +198,7 @@ class Labels(Strict):
 class ChartDefaults(Strict):
     registries: list[Name] | None = None
     repository: str | None = None  # a template: "{name}" (default) or e.g. "charts/{name}"
+    keyring: str | None = None  # the HTTP charts' source.keyring when they leave it out
 
 
 class Defaults(Strict):
@@ -244,6 +245,9 @@ class ChartSourceIn(Strict):
     chart: Name | None = None  # the chart's name in index.yaml (default: the spec's name)
     oci: str | None = None
     tls: Tls = Tls()
+    # OpenPGP keyring (relative to the spec) that signs the .prov files: with it `mirrors
+    # release add` verifies every .prov and refuses a version without one.
+    keyring: str | None = None
 
 
 class ChartIn(Strict):

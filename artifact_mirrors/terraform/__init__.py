@@ -4,7 +4,8 @@ No Pulumi imports here (the Pulumi layer is components/terraform.py):
 
 - :mod:`.protocol`: the first-party registry, read through the Provider Registry Protocol
   (https://developer.hashicorp.com/terraform/internals/provider-registry-protocol);
-- :mod:`.gpg`: the detached signature of a ``.sums`` file, checked with Debian's ``gpgv``;
+- the detached signature of a ``.sums`` file is checked with Debian's ``gpgv``
+  (:mod:`artifact_mirrors.gpg`, shared with the Helm provenance check);
 - :mod:`.hashes`: ``zh:`` and ``h1:`` hashes as Terraform computes them;
 - :mod:`.layout`: the objects of a static registry or a provider network mirror
   (https://developer.hashicorp.com/terraform/internals/provider-network-mirror-protocol);

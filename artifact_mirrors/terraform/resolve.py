@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artifact_mirrors.command_errors import OperationFailedError, located
+from artifact_mirrors.gpg import SignatureError, verify_detached
 from artifact_mirrors.spec.errors import PathPart, format_path
 from artifact_mirrors.spec.model import ProviderPackage, ReleaseProvider, Spec, TerraformProvider
 from artifact_mirrors.spec.yamlio import load_document
-from artifact_mirrors.terraform.gpg import SignatureError, verify_detached
 from artifact_mirrors.terraform.hashes import h1_zip
 from artifact_mirrors.terraform.protocol import DownloadDocument, SourceError, SourceRegistry
 

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from artifact_mirrors.charts.artifact import created_annotation, go_json, metadata
+from artifact_mirrors.charts.provenance import ProvenanceError, signed_files
 from artifact_mirrors.cli import app
 from tests.conftest import edit
 
@@ -38,6 +39,14 @@ def line(project: Path, file: str, text: str) -> int:
             "ftp://charts.releases.teleport.dev). Hint: write the chart repository's base URL, "
             "e.g. https://charts.releases.teleport.dev",
             id="not-http",
+        ),
+        pytest.param(
+            "  - name: teleport-cluster\n    source: {oci: ghcr.io/x/teleport-cluster,"
+            " keyring: keys/helm.gpg}\n",
+            "    source: {oci: ghcr.io/x/teleport-cluster, keyring: keys/helm.gpg}",
+            "charts[0].source.keyring: an OCI source has no .prov file to check (got "
+            "keys/helm.gpg). Hint: drop source.keyring: an OCI source is copied by digest as it is",
+            id="oci-keyring",
         ),
     ],
 )
@@ -98,3 +107,48 @@ def test_metadata_keeps_go_field_order_and_drops_empty_fields() -> None:
         ("version", "1.0.0"),
         ("apiVersion", "v2"),
     ]
+
+
+def test_a_keyring_that_is_not_openpgp_is_one_located_line(project: Path) -> None:
+    (project / "mirrors/keys").mkdir(exist_ok=True)
+    (project / "mirrors/keys/helm.asc").write_text(
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot base64!\n-----END PGP PUBLIC KEY BLOCK-----\n"
+    )
+    where = "    source: {url: https://charts.releases.teleport.dev, keyring: keys/helm.asc}"
+    edit(project / SPEC, CLUSTER, f"  - name: teleport-cluster\n{where}\n")
+    result = CliRunner().invoke(app, ["validate"])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"{SPEC}:{line(project, SPEC, where)}: charts[0].source.keyring: not an OpenPGP keyring "
+        "(armor is not base64: Only base64 data is allowed) (got keys/helm.asc). Hint: write the "
+        "path (relative to the spec) of the OpenPGP keyring that signs the chart's .prov files, "
+        "as `gpg --export KEY` (or --armor) writes it\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            b"name: x\nversion: 1.0.0\n",
+            "the signed text has no files: section after '...' (got none)",
+        ),
+        (b"name: x\n\n...\nimages: {}\n", "the signed text has no files: mapping (got NoneType)"),
+        (b"name: x\n\n...\nfiles: [x]\n", "the signed text has no files: mapping (got list)"),
+    ],
+)
+def test_a_prov_without_a_files_mapping_is_refused(text: bytes, problem: str) -> None:
+    with pytest.raises(ProvenanceError) as caught:
+        signed_files(text)
+    assert str(caught.value) == problem
+
+
+def test_the_files_mapping_of_a_helm_prov() -> None:
+    # helm's pkg/provenance/testdata/hashtest-1.2.3.tgz.prov, its signed text.
+    text = (
+        b"apiVersion: v1\ndescription: Test chart versioning\nname: hashtest\nversion: 1.2.3\n\n"
+        b"...\nfiles:\n  hashtest-1.2.3.tgz: sha256:c6841b3a895f1444a6738b5d04564a57e860ce42f851"
+        b"9c3be807fb6d9bee7888\n"
+    )
+    sha = "c6841b3a895f1444a6738b5d04564a57e860ce42f8519c3be807fb6d9bee7888"
+    assert signed_files(text) == {"hashtest-1.2.3.tgz": f"sha256:{sha}"}

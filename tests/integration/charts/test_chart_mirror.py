@@ -22,10 +22,11 @@ from artifact_mirrors.charts.resolve import SpecPlace, resolve_http, resolve_oci
 from artifact_mirrors.oci.client import Registries
 from artifact_mirrors.oci.env import INSECURE_ENV
 from artifact_mirrors.spec.load import load_spec
-from artifact_mirrors.spec.model import Project, ReleaseChart, Spec
+from artifact_mirrors.spec.model import ReleaseChart, Spec
 from components.dynamic.chart_tag import ChartTagArgs, ChartTagProvider
 from tests.integration.charts.conftest import CHARTS, PROV, ChartRepo
 from tests.integration.charts.helm import Helm, HelmError
+from tests.integration.charts.specs import project as release_project
 from tests.integration.charts.specs import write_spec
 from tests.integration.oci.servers import RegistryServer
 from tests.providers.harness import ProviderError, ProviderServer, provider_server, urn
@@ -233,7 +234,7 @@ def test_verify_checks_every_chart_tag_of_the_outputs(
         drv.create(urn(f"{reg}/charts/beta:1.1.0-verify", TYPE), props)
         charts[f"{props['repository']}:{pin.tag}"] = pin.digest
     outputs = {"releases": {"1.1.0": {"yanked": False, "images": {}, "charts": charts}}}
-    project = Project(spec)
+    project = release_project(spec, pin)
     tags, notes = verify_images.image_expectations(project, outputs, "outputs")
     assert (len(tags), notes) == (2, [])
     with verify_images.RegistryPool(project) as pool:
@@ -265,6 +266,7 @@ def test_an_oci_source_is_copied_by_digest_and_read_back_by_helm(
     spec_file.write_text(
         text.split("charts:\n", 1)[0]
         + f"charts:\n  - name: beta\n    source: {{oci: {reference_registry.host}/upstream/beta}}\n"
+        + "    repository: oci/beta\n"
     )
     loaded = load_spec(spec_file)
     assert loaded is not None
@@ -292,6 +294,24 @@ def test_an_oci_source_is_copied_by_digest_and_read_back_by_helm(
             mirrored = manifest(m, "mirror/oci/beta", "1.1.0")
             assert mirrored.content == source.content  # the source's bytes, by digest
             assert "name: beta" in helm.show(f"oci://{m.host}/mirror/oci/beta:1.1.0").splitlines()
+
+    # verify --deep of a chart copied from OCI: no .tgz pin, but every blob is read and hashed.
+    charts = {f"{m.host}/mirror/oci/beta:1.1.0": pin.digest for m in mirrors}
+    outputs = {"releases": {"1.1.0": {"yanked": False, "charts": charts}}}
+    project = release_project(loaded, pin)
+    tags, _ = verify_images.image_expectations(project, outputs, "outputs")
+    with verify_images.RegistryPool(project) as pool:
+        assert verify_images.verify_image_tags(tags, pool, deep=True) == []
+        config = json.loads(source.content)["config"]["digest"]
+        httpx.delete(f"{mirrors[1].url}/v2/mirror/oci/beta/blobs/{config}").raise_for_status()
+        (finding,) = verify_images.verify_image_tags(tags, pool, deep=True)
+    assert (finding.region, finding.image_id, finding.check, finding.expected, finding.actual) == (
+        "m1",
+        f"{mirrors[1].host}/mirror/oci/beta@{config}",
+        "config",
+        "blob present",
+        "missing",
+    )
 
 
 def test_a_source_that_no_longer_matches_its_pins_pushes_nothing(

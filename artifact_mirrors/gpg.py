@@ -1,4 +1,6 @@
-"""Check a ``.sums`` file's detached signature with Debian's ``gpgv``.
+"""OpenPGP signatures checked with Debian's ``gpgv``: a Terraform provider's ``.sums`` file
+(a detached signature, artifact_mirrors/terraform/resolve.py) and a Helm chart's ``.prov`` file
+(a clearsigned document, artifact_mirrors/charts/provenance.py).
 
 Why gpgv: it is the verify-only tool apt itself uses for every archive signature (Debian package
 ``gpgv``, installed on every Debian system as a dependency of apt); it keeps no state (no agent,
@@ -88,14 +90,14 @@ def gpgv_binary() -> str:
     return path
 
 
-def verify_detached(data: bytes, signature: bytes, ascii_armor: str) -> GoodSignature:
-    """Verify ``signature`` over ``data`` with exactly the key in ``ascii_armor``."""
-    keyring = dearmor(ascii_armor)
+def _gpgv(keyring: bytes, files: dict[str, bytes], args: list[str]) -> tuple[GoodSignature, bytes]:
+    """Run gpgv in a fresh directory holding ``keyring`` and ``files``; the signature it reports
+    as good and valid, and the contents of ``out`` when the arguments wrote it."""
     with tempfile.TemporaryDirectory(prefix="mirrors-gpgv-") as tmp:
         root = Path(tmp)
         (root / "keyring.gpg").write_bytes(keyring)
-        (root / "data").write_bytes(data)
-        (root / "data.sig").write_bytes(signature)
+        for name, data in files.items():
+            (root / name).write_bytes(data)
         proc = subprocess.run(
             [
                 gpgv_binary(),
@@ -105,13 +107,15 @@ def verify_detached(data: bytes, signature: bytes, ascii_armor: str) -> GoodSign
                 "1",
                 "--keyring",
                 str(root / "keyring.gpg"),
-                str(root / "data.sig"),
-                str(root / "data"),
+                *args,
             ],
+            cwd=root,  # the file arguments are relative to the directory
             capture_output=True,
             text=True,
             check=False,
         )
+        out = root / "out"
+        written = out.read_bytes() if out.is_file() else b""
     status = [line.split() for line in proc.stdout.splitlines() if line.startswith("[GNUPG:] ")]
     good = next((s for s in status if s[1] == "GOODSIG"), None)
     valid = next((s for s in status if s[1] == "VALIDSIG"), None)
@@ -120,6 +124,27 @@ def verify_detached(data: bytes, signature: bytes, ascii_armor: str) -> GoodSign
         raise SignatureError(", ".join(dict.fromkeys(words)) or f"gpgv exit {proc.returncode}")
     # VALIDSIG <fpr> <date> <timestamp> <expire> <version> <reserved> <pubkey-algo> ...
     algorithm = int(valid[8]) if len(valid) > 8 and valid[8].isdigit() else 0
-    return GoodSignature(
+    signature = GoodSignature(
         key_id=good[2].upper(), primary_fingerprint=valid[-1].upper(), algorithm=algorithm
     )
+    return signature, written
+
+
+def verify_detached(data: bytes, signature: bytes, ascii_armor: str) -> GoodSignature:
+    """Verify ``signature`` over ``data`` with exactly the key in ``ascii_armor``."""
+    files = {"data": data, "data.sig": signature}
+    return _gpgv(dearmor(ascii_armor), files, ["data.sig", "data"])[0]
+
+
+def keyring_bytes(data: bytes) -> bytes:
+    """A keyring file as gpgv reads it: binary as ``gpg --export`` writes it, or ASCII armor
+    (``gpg --armor --export``), decoded here."""
+    if data.lstrip().startswith(b"-----BEGIN PGP "):
+        return dearmor(data.decode("ascii", "replace"))
+    return data
+
+
+def verify_clearsigned(document: bytes, keyring: bytes) -> tuple[GoodSignature, bytes]:
+    """Verify a clearsigned document against ``keyring`` (binary); the signer and the signed
+    text exactly as gpgv recovered it (``--output``), never text outside the signed part."""
+    return _gpgv(keyring, {"doc.asc": document}, ["--output", "out", "doc.asc"])
