@@ -95,13 +95,7 @@ class RecordingMonitor(MockMonitor):
         if request.type == STACK_TYPE:
             self._qualified[response.urn] = STACK_TYPE
             return response
-        parent_type = self._qualified.get(request.parent, STACK_TYPE)
-        qualified = request.type if parent_type == STACK_TYPE else f"{parent_type}${request.type}"
-        self._qualified[response.urn] = qualified
-        real_urn = "urn:pulumi:" + "::".join(
-            [pulumi.get_stack(), pulumi.get_project(), qualified, request.name]
-        )
-        self._real_urns[response.urn] = real_urn
+        real_urn = self._name(request, response.urn)
         inputs, outputs = self.plan_mocks.seen.pop((request.type, request.name), ({}, {}))
         self.registered.append(
             Registered(
@@ -136,13 +130,7 @@ class RecordingMonitor(MockMonitor):
         if request.type == STACK_REFERENCE:
             # The GovCloud stack's reference to the commercial one: the plan never listed it.
             return response
-        parent_type = self._qualified.get(request.parent, STACK_TYPE)
-        qualified = request.type if parent_type == STACK_TYPE else f"{parent_type}${request.type}"
-        self._qualified[response.urn] = qualified
-        real_urn = "urn:pulumi:" + "::".join(
-            [pulumi.get_stack(), pulumi.get_project(), qualified, request.name]
-        )
-        self._real_urns[response.urn] = real_urn
+        real_urn = self._name(request, response.urn)
         inputs, outputs = self.plan_mocks.seen.pop((request.type, request.name), ({}, {}))
         self.registered.append(
             Registered(
@@ -162,6 +150,17 @@ class RecordingMonitor(MockMonitor):
             )
         )
         return response
+
+    def _name(self, request: Any, mock_urn: str) -> str:
+        """The URN the engine would give the resource (its type qualified by its parents')."""
+        parent_type = self._qualified.get(request.parent, STACK_TYPE)
+        qualified = request.type if parent_type == STACK_TYPE else f"{parent_type}${request.type}"
+        self._qualified[mock_urn] = qualified
+        real_urn = "urn:pulumi:" + "::".join(
+            [pulumi.get_stack(), pulumi.get_project(), qualified, request.name]
+        )
+        self._real_urns[mock_urn] = real_urn
+        return real_urn
 
     def _real(self, mock_urn: str) -> str:
         return self._real_urns.get(mock_urn, "")

@@ -13,7 +13,7 @@ from dataclasses import fields
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import DiffResult, ResourceProvider
+from pulumi.dynamic import Config, ConfigureRequest, DiffResult, ResourceProvider
 from pulumi.runtime.rpc import UNKNOWN
 
 # pulumi.dynamic.serialize_provider swaps pickle._Pickler._batch_setitems for a sorting wrapper of
@@ -43,6 +43,23 @@ class DynamicResource(pulumi.dynamic.Resource):
             super().__init__(provider, name, props, opts)
         finally:
             restore_pickler()
+
+
+class StackConfigProvider(ResourceProvider):
+    """A provider that reads the stack config (credentials of kind ``from: stack-config``).
+
+    The provider server calls Configure after unpickling the provider (pulumi/pulumi#17673); the
+    config is kept on the instance for the calls that follow and never pickled: the serialised
+    provider goes into the state, and the config holds secrets.
+    """
+
+    _config: Config | None = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._config = req.config
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # stack config (and the secrets in it) must never reach the serialised provider
 
 
 def props_of(args: Any) -> dict[str, Any]:

@@ -27,10 +27,8 @@ import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
 from pulumi.dynamic import (
     Config,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
-    ResourceProvider,
     UpdateResult,
 )
 
@@ -38,7 +36,7 @@ from artifact_mirrors.charts.artifact import ChartArtifact
 from artifact_mirrors.charts.push import push_chart
 from artifact_mirrors.charts.resolve import fetch_artifact
 from artifact_mirrors.oci.errors import MirrorError
-from components.dynamic import DynamicResource, props_of
+from components.dynamic import DynamicResource, StackConfigProvider, keyed_diff, props_of
 from components.dynamic.image_tag import _live_digest, _pooled, _session, _target, _unpublish
 
 COPY_KEYS = ("source", "url", "sha256", "prov_url", "prov_sha256", "created", "digest",
@@ -112,20 +110,10 @@ def _push(props: dict[str, Any], config: Config | None) -> dict[str, Any]:
 
 def diff_inputs(olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], list[str]]:
     """The inputs-only half of ``diff`` (no network), for `mirrors plan --against`."""
-    replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-    changed = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
-    return replaces, changed
+    return keyed_diff(olds, news, REPLACE_KEYS, UPDATE_KEYS)
 
 
-class ChartTagProvider(ResourceProvider):
-    _config: Config | None = None
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._config = req.config
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {}  # stack config (and the secrets in it) must never reach the serialised provider
-
+class ChartTagProvider(StackConfigProvider):
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
         try:
             if props.get("published", True):

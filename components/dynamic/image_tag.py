@@ -31,10 +31,8 @@ import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
 from pulumi.dynamic import (
     Config,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
-    ResourceProvider,
     UpdateResult,
 )
 
@@ -47,7 +45,7 @@ from artifact_mirrors.oci.settings import registries_for
 from artifact_mirrors.oci.signatures import SignatureError, check_policy
 from artifact_mirrors.oci.spool import Spool
 from artifact_mirrors.spec.model import VerifyPolicy
-from components.dynamic import DynamicResource, props_of
+from components.dynamic import DynamicResource, StackConfigProvider, keyed_diff, props_of
 
 # Inputs whose change means "copy again / move / unpublish" (an update).
 COPY_KEYS = ("source", "digest", "published", "signatures", "floating")
@@ -215,21 +213,10 @@ def diff_inputs(olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], 
     ``diff`` adds the live drift check on top; `mirrors plan --against` and the step-plan tests
     call this directly to decide offline what an update would do.
     """
-    replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-    changed = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
-    return replaces, changed
+    return keyed_diff(olds, news, REPLACE_KEYS, UPDATE_KEYS)
 
 
-class ImageTagProvider(ResourceProvider):
-    # Set by the provider server after unpickling (pulumi/pulumi#17673), never pickled itself.
-    _config: Config | None = None
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._config = req.config
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {}  # stack config (and the secrets in it) must never reach the serialised provider
-
+class ImageTagProvider(StackConfigProvider):
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
         try:
             if props.get("published", True):

@@ -30,11 +30,8 @@ import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    Config,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
-    ResourceProvider,
     UpdateResult,
 )
 from pulumi.runtime.rpc import UNKNOWN
@@ -60,7 +57,13 @@ from artifact_mirrors.registry_meta import (
     RepositoryMetadataClient,
 )
 from artifact_mirrors.spec.model import CredentialSource
-from components.dynamic import DynamicResource, inputs_then_live, keyed_diff, props_of
+from components.dynamic import (
+    DynamicResource,
+    StackConfigProvider,
+    inputs_then_live,
+    keyed_diff,
+    props_of,
+)
 
 KINDS = ("dockerhub", "quay")
 DEFAULT_API = {"dockerhub": DOCKERHUB_API, "quay": QUAY_API}
@@ -332,18 +335,8 @@ def diff_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[
     return keyed_diff(olds, news, REPLACE_KEYS, UPDATE_KEYS)
 
 
-class MirrorRepositoryProvider(ResourceProvider):
+class MirrorRepositoryProvider(StackConfigProvider):
     """Stateless; every credential is read inside the method that needs it."""
-
-    # Set by the provider server after unpickling (pulumi/pulumi#17673), never pickled itself:
-    # the stack config holds the `from: stack-config` secrets.
-    _config: Config | None = None
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._config = req.config
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {}  # stack config (and the secrets in it) must never reach the serialised provider
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs = dict(news)
