@@ -24,11 +24,13 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mo
 
 from artifact_mirrors import naming
 from artifact_mirrors.plan import ResourceRecord as Registered
+from artifact_mirrors.spec.model import Project
 from artifact_mirrors.steps import COMPUTED, Decision, State
 from components import program
 from components.mockspeed import (
     Settle,
     declaration_order,
+    outputs_on_demand,
     release_sdk_state,
     without_source_positions,
     young_collections_only,
@@ -189,11 +191,13 @@ def render(
     stack: str,
     config: dict[str, str] | None = None,
     outputs: dict[str, Any] | None = None,
+    loaded: Project | None = None,
 ) -> list[Registered]:
     """Register every resource of the program for ``stack``; return them in registration order.
 
     ``outputs``, when given, is filled with the stack outputs the program exports, resolved (see
-    :func:`stack_outputs`)."""
+    :func:`stack_outputs`). ``loaded``: the project the caller loaded from the paths this stack's
+    config names (`mirrors plan` validates it first), so the program does not parse it again."""
     mocks = PlanMocks()
     monitor = RecordingMonitor(mocks)
     # A fresh root Stack per render, so repeated renders in one process don't share parents.
@@ -207,14 +211,19 @@ def render(
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def _run() -> Any:
-        program.run(project_dir, offline=True, settle=Settle())
+        program.run(project_dir, offline=True, settle=Settle(), loaded=loaded)
         if outputs is None:
             return None
         # The exports are Outputs of resources the mocks resolve; the test decorator awaits this.
         exported = dict(settings.get_root_resource().outputs)  # type: ignore[union-attr]
         return pulumi.Output.from_input(exported).apply(outputs.update)
 
-    with without_source_positions(), young_collections_only(), declaration_order() as order:
+    with (
+        without_source_positions(),
+        outputs_on_demand(),
+        young_collections_only(),
+        declaration_order() as order,
+    ):
         _run()
     release_sdk_state()
     # Program order, not the thread pool's (see declaration_order); sort is stable.
