@@ -211,7 +211,7 @@ def _render(
     # Validate first so bad input gets the located one-line errors, not a Pulumi RunError.
     project = load_or_fail(display(root / spec_rel), display(root / rel_rel))
     try:
-        resources = mockrun.render(root, stack, config, exported)
+        resources = mockrun.render(root, stack, config, exported, loaded=project)
     except pulumi.RunError as exc:
         raise fail(str(exc), 1) from None
     _check(root / spec_rel, mockrun.run_checks(resources))
