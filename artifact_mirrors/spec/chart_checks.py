@@ -208,16 +208,7 @@ def release_charts(
         base: tuple[PathPart, ...] = ("charts", name)
         known = spec.charts.get(name) if spec else None
         if spec is not None and known is None:
-            close = difflib.get_close_matches(name, list(spec.charts), n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            out.add(
-                doc,
-                base,
-                "chart is not in the spec",
-                name,
-                key=True,
-                hint=hint + "add it to charts in destinations.yaml or remove it here",
-            )
+            out.unknown_name(doc, base, "chart", name, "charts", spec.charts)
             continue
         if known is not None and known.url is not None:
             for field in ("url", "sha256", "created"):

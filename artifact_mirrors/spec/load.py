@@ -62,6 +62,22 @@ class _Collector:
     def extend(self, errors: Iterable[SpecError]) -> None:
         self.errors.extend(errors)
 
+    def unknown_name(
+        self, doc: Document, path: Sequence[PathPart], what: str, name: str, section: str,
+        names: Iterable[str],
+    ) -> None:  # fmt: skip
+        """A release names a ``what`` the spec's ``section`` lacks (the closest name hinted)."""
+        close = difflib.get_close_matches(name, list(names), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        self.add(
+            doc,
+            path,
+            f"{what} is not in the spec",
+            name,
+            key=True,
+            hint=hint + f"add it to {section} in destinations.yaml or remove it here",
+        )
+
 
 # ---- pydantic errors -> SpecError ----------------------------------------------------------------
 
@@ -758,16 +774,7 @@ def _release_checks(
     for name, im in r.images.items():
         known = spec.images.get(name) if spec else None
         if spec is not None and known is None:
-            close = difflib.get_close_matches(name, list(spec.images), n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            out.add(
-                doc,
-                ("images", name),
-                "image is not in the spec",
-                name,
-                key=True,
-                hint=hint + "add it to images in destinations.yaml or remove it here",
-            )
+            out.unknown_name(doc, ("images", name), "image", name, "images", spec.images)
             continue
         if known is not None and known.platforms:
             for k, platform in enumerate(im.platforms):

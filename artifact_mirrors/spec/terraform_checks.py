@@ -183,15 +183,8 @@ def release_providers(
         base: tuple[PathPart, ...] = ("terraform_providers", name)
         known = spec.terraform_providers.get(name) if spec else None
         if spec is not None and known is None:
-            close = difflib.get_close_matches(name, list(spec.terraform_providers), n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            out.add(
-                doc,
-                base,
-                "provider is not in the spec",
-                name,
-                key=True,
-                hint=hint + "add it to terraform_providers in destinations.yaml or remove it here",
+            out.unknown_name(
+                doc, base, "provider", name, "terraform_providers", spec.terraform_providers
             )
             continue
         if not rp.signing_key.ascii_armor.lstrip().startswith(

@@ -103,6 +103,15 @@ CASES = [
         id="unknown-image-in-release",
     ),
     pytest.param(
+        "mirrors/releases/16.4.6.yaml",
+        '  teleport:\n    version: "16.4.6"',
+        '  teleprt:\n    version: "16.4.6"',
+        "mirrors/releases/16.4.6.yaml:55: terraform_providers.teleprt: provider is not in the "
+        "spec (got teleprt). Hint: did you mean 'teleport'? add it to terraform_providers in "
+        "destinations.yaml or remove it here",
+        id="unknown-terraform-provider-in-release",
+    ),
+    pytest.param(
         "mirrors/templates/ami-description.j2",
         "{{ release.version }}",
         "{{ release.verison }}",
