@@ -163,7 +163,7 @@ class _OnDemandAttrs(dict[str, Any]):
 
     def get(self, key: str, default: Any = None) -> Any:
         pending = self.pending.get(key)
-        if pending is not None and not dict.__contains__(self, key):
+        if pending is not None:
             return pending.materialize(self, key)
         return dict.get(self, key, default)
 
@@ -215,6 +215,9 @@ def _transfer_on_demand(res: Resource, props: Any, custom: bool) -> dict[str, An
     for name in props:
         if name == "urn" or (name == "id" and custom):
             continue  # the SDK's own, as in transfer_properties
+        # The SDK's transfer replaces whatever the constructor left under that name; so does
+        # the first read here (a pending name is never also a plain attribute).
+        dict.pop(attrs, name, None)
         resolvers[name] = attrs.pending[name] = _PendingOutput(res)
     return resolvers
 
